@@ -1,0 +1,123 @@
+{
+  description = "TAPPaaS LiteLLM gateway: a reusable NixOS module, one host per folder, a generator and tests";
+
+  inputs = {
+    nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
+    nixos-generators = {
+      url = "github:nix-community/nixos-generators";
+      inputs.nixpkgs.follows = "nixpkgs";
+      inputs.nixlib.follows = "nixpkgs";
+    };
+  };
+
+  outputs =
+    { self, nixpkgs, ... }:
+    let
+      system = "x86_64-linux";
+
+      # Every folder hosts/<name>/ with a default.nix is a NixOS configuration,
+      # so a newly generated host needs no edit of this file.
+      hostEntries = builtins.readDir ./hosts;
+      hostNames = builtins.filter (
+        name: hostEntries.${name} == "directory" && builtins.pathExists (./hosts + "/${name}/default.nix")
+      ) (builtins.attrNames hostEntries);
+
+      mkHost =
+        name:
+        nixpkgs.lib.nixosSystem {
+          modules = [
+            (./hosts + "/${name}")
+            {
+              nixpkgs.hostPlatform = system;
+              system.configurationRevision = self.rev or self.dirtyRev or null;
+            }
+          ];
+        };
+
+      pkgs = nixpkgs.legacyPackages.${system};
+      tappaas-litellm = pkgs.callPackage ./generator/package.nix { };
+
+      app = name: description: {
+        type = "app";
+        program = "${
+          pkgs.writeShellApplication {
+            name = "tappaas-litellm-${name}";
+            runtimeInputs = [ tappaas-litellm ];
+            text = ''exec tappaas-litellm ${name} "$@"'';
+          }
+        }/bin/tappaas-litellm-${name}";
+        meta.description = description;
+      };
+    in
+    {
+      nixosModules = {
+        litellm = ./modules/litellm;
+        tappaas-vm = ./modules/tappaas-vm.nix;
+        default = {
+          imports = [
+            self.nixosModules.litellm
+            self.nixosModules.tappaas-vm
+          ];
+        };
+      };
+
+      nixosConfigurations = builtins.listToAttrs (
+        map (name: {
+          inherit name;
+          value = mkHost name;
+        }) hostNames
+      );
+
+      packages.${system} = {
+        default = tappaas-litellm;
+        inherit tappaas-litellm;
+      };
+
+      apps.${system} = {
+        default = app "deploy" "Generate hosts/<name> from <name>.json and deploy it";
+        deploy = app "deploy" "Generate hosts/<name> from <name>.json and deploy it";
+        generate = app "generate" "Write hosts/<name>/default.nix from <name>.json";
+        verify = app "verify" "Run the install guide's verification checks against a deployed VM";
+        key = app "key" "Print the LiteLLM master key of a deployed VM";
+      };
+
+      checks.${system} =
+        import ./nixos-tests {
+          inherit pkgs self;
+        }
+        // {
+          inherit tappaas-litellm;
+          formatting = pkgs.runCommand "tappaas-litellm-nixfmt" { nativeBuildInputs = [ pkgs.nixfmt ]; } ''
+            cd ${self}
+            nixfmt --check $(find . -name '*.nix' -not -path './.venv*')
+            touch $out
+          '';
+        }
+        // nixpkgs.lib.mapAttrs' (
+          name: host: nixpkgs.lib.nameValuePair "host-${name}" host.config.system.build.toplevel
+        ) self.nixosConfigurations;
+
+      devShells.${system}.default = pkgs.mkShell {
+        packages = [
+          (pkgs.python3.withPackages (
+            ps: with ps; [
+              click
+              pydantic
+              jinja2
+              pytest
+              hypothesis
+            ]
+          ))
+          pkgs.ruff
+          pkgs.nixfmt
+          pkgs.shellcheck
+          pkgs.nixos-rebuild-ng
+          pkgs.postgresql_17
+          pkgs.redis
+          pkgs.jq
+        ];
+      };
+
+      formatter.${system} = pkgs.nixfmt-tree;
+    };
+}
