@@ -1,0 +1,72 @@
+# LiteLLM itself: the podman container `litellm` (unit podman-litellm.service)
+# on the host network, with the rendered configuration and the secrets file.
+{ config, lib, ... }:
+let
+  cfg = config.tappaas.litellm;
+
+  environment = import ./lib/environment.nix {
+    databaseHost = cfg.database.host;
+    databasePort = cfg.database.port;
+    databaseName = cfg.database.name;
+    databaseUser = cfg.database.user;
+    redisHost = cfg.redis.host;
+    redisPort = cfg.redis.port;
+    extra = cfg.environment;
+  };
+
+  # Units LiteLLM cannot start without.
+  dependencies = [
+    "generate-litellm-secrets.service"
+  ]
+  ++ lib.optionals cfg.database.createLocally [
+    "postgresql.target"
+    "litellm-postgresql-password.service"
+  ]
+  ++ lib.optional cfg.redis.createLocally "redis-litellm.service";
+in
+{
+  config = lib.mkIf cfg.enable {
+    virtualisation.oci-containers.backend = "podman";
+
+    virtualisation.oci-containers.containers.litellm = {
+      inherit (cfg) image imageFile;
+      # With an image file, a name mismatch must fail instead of pulling.
+      pull = if cfg.imageFile != null then "never" else "missing";
+      # Non-secret values only: this ends up in the Nix store.
+      inherit environment;
+      # Secrets only through files read at start.
+      environmentFiles = [ cfg.secrets.file ] ++ cfg.environmentFiles;
+      volumes = [ "${cfg.configFile}:/app/config.yaml:ro" ];
+      cmd = [
+        "--config"
+        "/app/config.yaml"
+        "--host"
+        cfg.listenAddress
+        "--port"
+        (toString cfg.port)
+        "--num_workers"
+        (toString cfg.workers)
+      ]
+      ++ lib.optionals (cfg.maxRequestsBeforeRestart != null) [
+        "--max_requests_before_restart"
+        (toString cfg.maxRequestsBeforeRestart)
+      ];
+      # PostgreSQL and Redis listen on the VM's loopback only.
+      extraOptions = [ "--network=host" ];
+      log-driver = "journald";
+    };
+
+    # For admins and the backup; it holds no secrets.
+    environment.etc."litellm/config.yaml".source = cfg.configFile;
+
+    systemd.services.podman-litellm = {
+      requires = dependencies;
+      after = dependencies;
+      # The module restarts the container always; space the attempts while
+      # the database comes up.
+      serviceConfig.RestartSec = "10s";
+    };
+
+    networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall [ cfg.port ];
+  };
+}

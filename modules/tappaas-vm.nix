@@ -1,0 +1,132 @@
+# What every TAPPaaS NixOS VM on Proxmox has: guest agent, serial console,
+# NetworkManager, cloud-init without networking, the `tappaas` admin user
+# with SSH keys only, a firewall with only SSH open, flakes for remote
+# deploys, weekly garbage collection, and file systems found by label (no
+# hardware-configuration.nix).
+{
+  config,
+  lib,
+  modulesPath,
+  ...
+}:
+let
+  cfg = config.tappaas.vm;
+in
+{
+  imports = [ (modulesPath + "/profiles/qemu-guest.nix") ];
+
+  options.tappaas.vm = {
+    sshKeys = lib.mkOption {
+      type = lib.types.listOf lib.types.str;
+      default = [ ];
+      example = [ "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA... tappaas@tappaas-cicd" ];
+      description = ''
+        SSH public keys allowed to log in as `tappaas`. Keys are the only way
+        in: `tappaas` has no password and root cannot log in over SSH. Keys a
+        template VM already put in `~tappaas/.ssh/authorized_keys` keep working.
+      '';
+    };
+
+    timeZone = lib.mkOption {
+      type = lib.types.str;
+      default = "Europe/Amsterdam";
+      description = "Time zone of the VM (a tz database name).";
+    };
+  };
+
+  config = {
+    # Proxmox: guest agent and a serial console (serial0 = socket).
+    services.qemuGuest.enable = true;
+    boot.kernelParams = [
+      "console=tty1"
+      "console=ttyS0,115200"
+    ];
+
+    # The disk of a TAPPaaS NixOS template: one ext4 file system labelled
+    # "nixos" on the first virtio disk, grown to the disk's size at boot.
+    fileSystems."/" = {
+      device = "/dev/disk/by-label/nixos";
+      fsType = "ext4";
+      autoResize = true;
+    };
+    boot.growPartition = true;
+    # The template's boot loader stays where it is: GRUB writes its menu on
+    # every switch but is not reinstalled, so the disk's name (sda on
+    # virtio-scsi, vda on virtio-blk) does not matter. Weaker than
+    # lib.mkDefault, so an image builder's own choice wins.
+    boot.loader.grub.device = lib.mkOverride 1400 "nodev";
+
+    # One ethernet profile for whatever NIC the VM gets (matched by type, not
+    # by name); addresses come from DHCP / router advertisements.
+    networking.networkmanager = {
+      enable = true;
+      settings.main.no-auto-default = "*";
+      ensureProfiles.profiles.ethernet = {
+        connection = {
+          id = "ethernet";
+          type = "ethernet";
+          autoconnect = true;
+        };
+        ipv4.method = "auto";
+        ipv6 = {
+          method = "auto";
+          addr-gen-mode = "stable-privacy";
+        };
+      };
+    };
+
+    # cloud-init for what Proxmox provides (host name, disk growth), but
+    # never for the network, which NetworkManager owns.
+    services.cloud-init = {
+      enable = true;
+      # Forced: an image builder that turns cloud-init networking on
+      # (systemd-networkd) would fight NetworkManager over the interface.
+      network.enable = lib.mkForce false;
+      settings.network.config = "disabled";
+    };
+
+    users.users.tappaas = {
+      isNormalUser = true;
+      description = "TAPPaaS administrator";
+      extraGroups = [ "wheel" ];
+      # No password: "!" matches no password, so only SSH keys let anyone in.
+      hashedPassword = "!";
+      openssh.authorizedKeys.keys = cfg.sshKeys;
+    };
+    security.sudo.wheelNeedsPassword = false;
+
+    services.openssh = {
+      enable = true;
+      openFirewall = true;
+      settings = {
+        PasswordAuthentication = false;
+        KbdInteractiveAuthentication = false;
+        PermitRootLogin = "no";
+      };
+    };
+
+    # Only SSH here; the gateway port is opened by the service's own
+    # openFirewall option.
+    networking.firewall.enable = true;
+
+    nix.settings = {
+      experimental-features = [
+        "nix-command"
+        "flakes"
+      ];
+      trusted-users = [
+        "root"
+        "@wheel"
+      ];
+    };
+    nix.gc = {
+      automatic = true;
+      dates = "weekly";
+      options = "--delete-older-than 30d";
+    };
+
+    time.timeZone = cfg.timeZone;
+
+    system.stateVersion = lib.mkDefault "25.11";
+  };
+}
