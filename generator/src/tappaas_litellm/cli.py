@@ -1,0 +1,229 @@
+"""The `tappaas-litellm` command line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from tappaas_litellm import __version__, process
+from tappaas_litellm.config import check_name, find_config, find_zones
+from tappaas_litellm.deploy import DEFAULT_PORT, DeployOptions, run_deploy
+from tappaas_litellm.generate import prepare
+from tappaas_litellm.key import read_master_key, ssh_target
+from tappaas_litellm.model import load_module_file
+from tappaas_litellm.render import write_host_file
+from tappaas_litellm.sizing import derived_sizing
+from tappaas_litellm.verify.command import verify
+
+__all__ = ["main"]
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _info(text: str) -> None:
+    click.echo(text, err=True)
+
+
+def _warn(text: str) -> None:
+    click.echo(f"warning: {text}", err=True)
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the current folder when it is below it."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="tappaas-litellm")
+def main() -> None:
+    """Generate, deploy and check the TAPPaaS LiteLLM VM from its module file.
+
+    The module file NAME.json is taken from --config FILE, else
+    /home/tappaas/config/NAME.json (override the folder with TAPPAAS_CONFIG_DIR),
+    else ./NAME.json.
+
+    \b
+    Examples:
+      tappaas-litellm generate litellm
+      tappaas-litellm deploy litellm --dry-run
+      tappaas-litellm deploy litellm
+      tappaas-litellm key litellm
+    """
+
+
+_config_option = click.option(
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Module file to read (default: /home/tappaas/config/NAME.json, else ./NAME.json).",
+)
+_zones_option = click.option(
+    "--zones",
+    "zones_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The cluster's zones.json (default: /home/tappaas/config/zones.json if present, "
+    "else the copy shipped with the tool).",
+)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("name")
+@_config_option
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("hosts"),
+    show_default=True,
+    help="Folder of host configurations; the file goes to OUT/<vmname>/default.nix.",
+)
+@_zones_option
+def generate(name: str, config: Path | None, out: Path, zones_file: Path | None) -> None:
+    """Write hosts/NAME/default.nix from the module file NAME.json.
+
+    Reads the flat or the nested (config."cluster:vm") shape, validates it and
+    writes the NixOS host configuration. Bad input is reported one line per
+    problem with exit status 2, and nothing is written.
+
+    \b
+    Example:
+      tappaas-litellm generate litellm --config litellm.json
+    """
+    check_name(name)
+    generated = prepare(
+        name, config=config, zones_file=zones_file, out_dir=out, info=_info, warn=_warn
+    )
+    host = generated.host
+    state = write_host_file(host)
+    if host.flake_root is not None:
+        spec = generated.module.spec
+        derived = derived_sizing(host.flake_root, spec.cores, spec.memory_mib, process.get_runner())
+        if derived is not None:
+            _info(f"the module derives: {_describe_derived(derived)}")
+    verb = {"new": "wrote", "changed": "updated", "unchanged": "unchanged:"}[state]
+    click.echo(f"{verb} {_shown(host.path)}")
+
+
+def _describe_derived(derived: dict[str, object]) -> str:
+    pg = derived.get("postgresql")
+    redis = derived.get("redis")
+    parts = [f"{derived.get('workers')} LiteLLM workers"]
+    if isinstance(pg, dict):
+        parts.append(
+            f"PostgreSQL shared_buffers {pg.get('sharedBuffers')}, "
+            f"max_connections {pg.get('maxConnections')}"
+        )
+    if isinstance(redis, dict):
+        parts.append(f"Redis maxmemory {redis.get('maxMemory')}")
+    return "; ".join(parts)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("name")
+@click.option(
+    "--target-host",
+    metavar="USER@HOST",
+    help="Where to switch the configuration (default: tappaas@NAME.<zone0>.internal; "
+    "a bare HOST means tappaas@HOST).",
+)
+@click.option("--build-host", metavar="HOST", help="Build on HOST instead of this machine.")
+@click.option("--dry-run", is_flag=True, help="Print every step and command; run nothing.")
+@_config_option
+@click.option(
+    "--flake-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("."),
+    show_default=True,
+    help="The flake (a git work tree); the host file goes to FLAKE_DIR/hosts.",
+)
+@_zones_option
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=DEFAULT_PORT,
+    show_default=True,
+    help="LiteLLM's port on the VM (tappaas.litellm.port).",
+)
+@click.option(
+    "--wait-timeout",
+    type=click.FloatRange(min=0),
+    default=600.0,
+    show_default=True,
+    help="Seconds to wait for /health/readiness after switching.",
+)
+def deploy(
+    name: str,
+    target_host: str | None,
+    build_host: str | None,
+    dry_run: bool,
+    config: Path | None,
+    flake_dir: Path,
+    zones_file: Path | None,
+    port: int,
+    wait_timeout: float,
+) -> None:
+    """Generate NAME's host file and switch the VM to it with nixos-rebuild.
+
+    \b
+    Steps:
+      1. generate hosts/NAME/default.nix (as `generate`)
+      2. git add --intent-to-add it, so the flake sees it
+      3. nixos-rebuild switch --flake .#NAME --target-host tappaas@NAME.<zone>.internal --sudo
+      4. wait until http://HOST:4000/health/readiness answers
+      5. verify the VM (as `verify`)
+    Then read the master key with `tappaas-litellm key NAME`.
+
+    \b
+    Examples:
+      tappaas-litellm deploy litellm --dry-run
+      tappaas-litellm deploy litellm --target-host tappaas@10.2.20.15
+    """
+    check_name(name)
+    options = DeployOptions(
+        name=name,
+        config=config,
+        zones_file=zones_file,
+        flake_dir=flake_dir,
+        target_host=target_host,
+        build_host=build_host,
+        port=port,
+        wait_timeout=wait_timeout,
+        dry_run=dry_run,
+    )
+    run_deploy(options, process.get_runner())
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("name")
+@click.option(
+    "--host",
+    metavar="[USER@]HOST",
+    help="The VM to ask (default: tappaas@NAME.<zone0>.internal from the module file).",
+)
+@_config_option
+@_zones_option
+def key(name: str, host: str | None, config: Path | None, zones_file: Path | None) -> None:
+    """Print the LiteLLM master key of VM NAME.
+
+    Runs `ssh tappaas@HOST sudo cat /etc/secrets/litellm.env` and prints only
+    the value of LITELLM_MASTER_KEY.
+
+    \b
+    Examples:
+      tappaas-litellm key litellm
+      tappaas-litellm key litellm --host 10.2.20.15
+    """
+    check_name(name)
+    if host is None:
+        choice = find_config(name, config)
+        _info(choice.describe())
+        spec = load_module_file(choice.path, find_zones(zones_file)).spec
+        host = spec.fqdn
+    click.echo(read_master_key(ssh_target(host), process.get_runner()))
+
+
+main.add_command(verify)

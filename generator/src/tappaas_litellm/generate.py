@@ -1,0 +1,69 @@
+"""`generate`: module file in, hosts/<name>/default.nix out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tappaas_litellm.config import ConfigChoice, find_config, find_zones
+from tappaas_litellm.model import LoadedModule, load_module_file
+from tappaas_litellm.render import HostFile, plan_host_file
+from tappaas_litellm.sizing import sizing_warnings, tier_for
+
+__all__ = ["Generated", "prepare"]
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Generated:
+    choice: ConfigChoice
+    module: LoadedModule
+    host: HostFile
+
+    @property
+    def name(self) -> str:
+        return self.module.spec.name
+
+
+def prepare(
+    name: str,
+    *,
+    config: Path | None,
+    zones_file: Path | None,
+    out_dir: Path,
+    info: Say,
+    warn: Say,
+) -> Generated:
+    """Find and validate the module file and render the host file; nothing is written."""
+    choice = find_config(name, config)
+    info(choice.describe())
+    zones = find_zones(zones_file)
+    module = load_module_file(choice.path, zones)
+    spec = module.spec
+    host = plan_host_file(spec, choice.path, out_dir)
+    info(
+        f"zone {spec.zone.name}: VLAN {spec.zone.vlantag}, domain {spec.zone.domain} "
+        f"(from {zones.source})"
+    )
+
+    for note in module.notes:
+        info(f"note: {note}")
+    if spec.name != name:
+        info(
+            f"note: the module file names the VM {spec.name!r}: the host is {spec.name}, not {name}"
+        )
+    for warning in module.warnings:
+        warn(warning)
+    for warning in sizing_warnings(spec.cores, spec.memory_mib):
+        warn(warning)
+    tier = tier_for(spec.cores, spec.memory_mib)
+    sized = f"{spec.cores} vCPU / {spec.memory_mib} MiB"
+    info(f"sizing: {sized}, guide tier {tier.describe()}" if tier else f"sizing: {sized}")
+    if spec.app_version is not None:
+        info(
+            f"note: appVersion {spec.app_version} is informational; "
+            "the module pins the LiteLLM image (tappaas.litellm.image)"
+        )
+    return Generated(choice=choice, module=module, host=host)

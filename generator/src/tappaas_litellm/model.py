@@ -1,0 +1,371 @@
+"""The TAPPaaS module file (`<name>.json`) as the generator reads it.
+
+Two shapes exist in the field and both are accepted:
+
+* flat: every field at the top level (`cores`, `memory`, `zone0`, ...);
+* nested: per-dependency blocks under `config`, e.g. `config."cluster:vm".cores`.
+
+The nested shape is flattened first, following TAPPaaS's own rules (every block must
+be a declared dependency; a field may be set in one place only), so both shapes of
+the same VM give the same result. Only the fields the host file needs are validated;
+every other field is kept, and fields TAPPaaS does not define are reported once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from tappaas_litellm.errors import InputError
+from tappaas_litellm.zones import INACTIVE_STATES, Zone, ZoneTable
+
+__all__ = [
+    "KNOWN_FIELDS",
+    "LoadedModule",
+    "ModuleFile",
+    "VmSpec",
+    "flatten",
+    "jq_path",
+    "load_module_file",
+    "parse_module",
+]
+
+# Field names defined by TAPPaaS module-fields.json.
+KNOWN_FIELDS = frozenset(
+    {
+        "HANode", "aliasType", "aliases", "alwaysBackup", "appVersion", "autoInstall", "bios",
+        "bridge0", "bridge1", "cloudInit", "config", "cores", "cputype", "dependsOn",
+        "description", "discoveryMdns", "discoveryUdpRelay", "diskSize", "egress",
+        "firewallType", "identity", "image", "imageLocation", "imageType", "ingress",
+        "installTime", "ip", "location", "mac0", "mac1", "maintainer", "memory", "natRules",
+        "node", "os", "ostype", "pbsStorageName", "ports", "provides", "proxyAllowedZones",
+        "proxyDomain", "proxyPort", "proxyPreserveHost", "proxyTls", "proxyUpstreamHttp1",
+        "proxyUpstreamTls", "releaseDate", "replicationSchedule", "sshAccess", "status",
+        "storage", "trunks0", "trunks1", "updateTime", "variant", "version", "vmid", "vmname",
+        "vmtag", "windows", "zone0", "zone1",
+    }
+)  # fmt: skip
+
+VMID_MIN, VMID_MAX = 100, 999_999_999  # Proxmox's range for VM ids
+CORES_MIN, CORES_MAX = 1, 128  # module-fields.json
+MEMORY_MIN_MIB = 512  # module-fields.json
+
+DNS_LABEL = re.compile(r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+DISK_SIZE = re.compile(r"[1-9][0-9]*[GMK]")
+# An upstream version string or image tag: 1.85.0, v1.89.3, 1.81.3.rc.2, nightly, main-stable
+APP_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}")
+SERVICE_KEY = re.compile(r"[a-zA-Z][a-zA-Z0-9-]*:[a-zA-Z][a-zA-Z0-9-]*")
+
+# What each validated field allows, for error messages.
+ALLOWED: dict[str, str] = {
+    "vmname": "a DNS label: letters, digits and '-', starting with a letter, "
+    "not ending with '-', at most 63 characters (e.g. \"litellm\")",
+    "vmid": f"a whole number from {VMID_MIN} to {VMID_MAX} (a Proxmox VM id, e.g. 310)",
+    "cores": f"a whole number of vCPUs from {CORES_MIN} to {CORES_MAX} (e.g. 4)",
+    "memory": f"a whole number of MiB, at least {MEMORY_MIN_MIB}, "
+    'as a number or a string of digits (e.g. 4096 or "4096")',
+    "diskSize": 'a size with unit G, M or K (e.g. "32G")',
+    "zone0": "a zone defined in zones.json",
+    "appVersion": "an upstream version or image tag: letters, digits, '.', '_', '+', '-', "
+    'starting with a letter or digit (e.g. "1.85.0")',
+}
+
+# Defaults TAPPaaS applies when a field is absent (module-fields.json).
+DEFAULTS: dict[str, Any] = {"cores": 2, "memory": 4096, "diskSize": "8G", "zone0": "mgmt"}
+
+
+def _show(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _problem(text: str) -> PydanticCustomError:
+    return PydanticCustomError("tappaas", "{problem}", {"problem": text})
+
+
+def _whole_number(value: object, *, digits_string: bool) -> int:
+    if isinstance(value, bool):
+        raise _problem(f"{_show(value)} is not a number")
+    if isinstance(value, int):
+        return value
+    if digits_string and isinstance(value, str) and re.fullmatch(r"[0-9]+", value):
+        return int(value)
+    if isinstance(value, float):
+        raise _problem(f"{_show(value)} is not a whole number")
+    raise _problem(f"{_show(value)} is not a whole number")
+
+
+class ModuleFile(BaseModel):
+    """The validated fields of a (flattened) module file; other fields are kept as extras."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, validate_default=True)
+
+    vmname: str
+    vmid: int
+    cores: int = DEFAULTS["cores"]
+    memory: int = DEFAULTS["memory"]
+    disk_size: str = Field(default=DEFAULTS["diskSize"], alias="diskSize")
+    zone0: str = DEFAULTS["zone0"]
+    app_version: str | None = Field(default=None, alias="appVersion")
+
+    @field_validator("vmname", mode="before")
+    @classmethod
+    def _vmname(cls, value: object) -> str:
+        if not isinstance(value, str):
+            raise _problem(f"{_show(value)} is not a string")
+        if not DNS_LABEL.fullmatch(value):
+            raise _problem(f"{_show(value)} is not a DNS label")
+        return value
+
+    @field_validator("vmid", mode="before")
+    @classmethod
+    def _vmid(cls, value: object) -> int:
+        number = _whole_number(value, digits_string=True)
+        if not VMID_MIN <= number <= VMID_MAX:
+            raise _problem(f"{number} is out of range")
+        return number
+
+    @field_validator("cores", mode="before")
+    @classmethod
+    def _cores(cls, value: object) -> int:
+        number = _whole_number(value, digits_string=True)
+        if not CORES_MIN <= number <= CORES_MAX:
+            raise _problem(f"{number} is out of range")
+        return number
+
+    @field_validator("memory", mode="before")
+    @classmethod
+    def _memory(cls, value: object) -> int:
+        number = _whole_number(value, digits_string=True)
+        if number < MEMORY_MIN_MIB:
+            raise _problem(f"{number} MiB is too small")
+        return number
+
+    @field_validator("disk_size", mode="before")
+    @classmethod
+    def _disk_size(cls, value: object) -> str:
+        if not isinstance(value, str) or not DISK_SIZE.fullmatch(value):
+            raise _problem(f"{_show(value)} is not a disk size")
+        return value
+
+    @field_validator("zone0", mode="before")
+    @classmethod
+    def _zone0(cls, value: object, info: ValidationInfo) -> str:
+        if not isinstance(value, str):
+            raise _problem(f"{_show(value)} is not a string")
+        zones: ZoneTable | None = (info.context or {}).get("zones")
+        if zones is not None and zones.get(value) is None:
+            hint = zones.suggest(value)
+            also = f" (did you mean {_show(hint)}?)" if hint else ""
+            raise _problem(f"{_show(value)} is not a known zone{also}")
+        return value
+
+    @field_validator("app_version", mode="before")
+    @classmethod
+    def _app_version(cls, value: object) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not APP_VERSION.fullmatch(value):
+            raise _problem(f"{_show(value)} is not a plausible version or tag")
+        return value
+
+
+@dataclass(frozen=True)
+class VmSpec:
+    """Everything the host file is made from."""
+
+    name: str
+    vmid: int
+    cores: int
+    memory_mib: int
+    disk_size: str
+    zone: Zone
+    app_version: str | None
+
+    @property
+    def fqdn(self) -> str:
+        return f"{self.name}.{self.zone.domain}"
+
+
+@dataclass
+class LoadedModule:
+    spec: VmSpec
+    source: Path
+    fields: dict[str, Any]  # the flattened module file, unknown fields included
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def jq_path(*keys: str) -> str:
+    """A jq-style path for messages: .vmid, .config."cluster:vm".cores"""
+    return "".join(
+        f".{key}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) else f".{json.dumps(key)}"
+        for key in keys
+    )
+
+
+def flatten(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """Flatten `config` blocks into the top level.
+
+    Returns the flat fields, where each field came from (a jq path), and problems.
+    """
+    flat: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    problems: list[str] = []
+    for key, value in raw.items():
+        if key != "config":
+            flat[key] = value
+            origin[key] = jq_path(key)
+    config = raw.get("config")
+    if config is None:
+        return flat, origin, problems
+    if not isinstance(config, dict):
+        problems.append(
+            f"{jq_path('config')}: {_show(config)} is not an object; "
+            'allowed: an object of "module:service" blocks, e.g. {"cluster:vm": {"cores": 4}}'
+        )
+        return flat, origin, problems
+    depends = raw.get("dependsOn", [])
+    declared = {d for d in depends if isinstance(d, str)} if isinstance(depends, list) else set()
+    for service, block in config.items():
+        where = jq_path("config", service)
+        if not SERVICE_KEY.fullmatch(service):
+            problems.append(f'{where}: not a dependency name; allowed: "module:service" keys')
+            continue
+        if service not in declared:
+            problems.append(
+                f"{where}: block for a dependency that .dependsOn does not list; "
+                "allowed: blocks for the services listed in .dependsOn"
+            )
+            continue
+        if not isinstance(block, dict):
+            problems.append(
+                f"{where}: {_show(block)} is not an object; allowed: an object of fields"
+            )
+            continue
+        for key, value in block.items():
+            path = jq_path("config", service, key)
+            if key in origin:
+                problems.append(
+                    f"{path}: also set at {origin[key]}; allowed: each field in one place only"
+                )
+                continue
+            flat[key] = value
+            origin[key] = path
+    return flat, origin, problems
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKeyError(key)
+        result[key] = value
+    return result
+
+
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_module(
+    text: str, zones: ZoneTable, *, display: str, default_name: str
+) -> tuple[VmSpec, dict[str, Any], list[str], list[str]]:
+    """Validate the text of a module file. Returns (spec, flat fields, warnings, notes)."""
+    try:
+        raw = json.loads(
+            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+        )
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{display}:{exc.lineno}:{exc.colno}: malformed JSON: {exc.msg}; "
+            "allowed: a JSON object (check quotes, commas and brackets)"
+        ) from None
+    except _DuplicateKeyError as exc:
+        raise InputError(
+            f"{display}: key {_show(exc.key)} appears twice in one object; allowed: each key once"
+        ) from None
+    except ValueError as exc:
+        raise InputError(f"{display}: malformed JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise InputError(
+            f"{display}: the top level is {_show(raw)}, not an object; "
+            "allowed: a JSON object of module fields"
+        )
+
+    flat, origin, problems = flatten(raw)
+    notes: list[str] = []
+    if "vmname" not in flat:
+        flat["vmname"] = default_name
+        origin["vmname"] = jq_path("vmname") + " (missing; TAPPaaS uses the file name)"
+        notes.append(f"{display}: .vmname not set; using the file name {_show(default_name)}")
+    for key, default in DEFAULTS.items():
+        if key not in flat:
+            notes.append(f"{display}: .{key} not set; using the TAPPaaS default {_show(default)}")
+
+    spec_fields: ModuleFile | None = None
+    try:
+        spec_fields = ModuleFile.model_validate(flat, context={"zones": zones})
+    except ValidationError as exc:
+        for error in exc.errors():
+            key = str(error["loc"][0]) if error["loc"] else ""
+            path = origin.get(key, jq_path(key))
+            problem = "missing" if error["type"] == "missing" else error["msg"]
+            allowed = ALLOWED.get(key, "see module-fields.json")
+            if key == "zone0":
+                allowed = f"one of the zones in {zones.source}: {', '.join(zones.names())}"
+            problems.append(f"{path}: {problem}; allowed: {allowed}")
+    if problems or spec_fields is None:
+        raise InputError([f"{display}: {problem}" for problem in problems])
+
+    warnings: list[str] = []
+    unknown = [origin[key] for key in flat if key not in KNOWN_FIELDS]
+    if unknown:
+        warnings.append(
+            f"{display}: unknown field(s) kept but not used: {', '.join(unknown)} "
+            "(not defined by TAPPaaS module-fields.json)"
+        )
+    zone = zones.zones[spec_fields.zone0]
+    if zone.state in INACTIVE_STATES:
+        warnings.append(
+            f"{display}: zone {zone.name} is {zone.state} in {zones.source}; "
+            "the VM has no network there until the zone's state is Active"
+        )
+    spec = VmSpec(
+        name=spec_fields.vmname,
+        vmid=spec_fields.vmid,
+        cores=spec_fields.cores,
+        memory_mib=spec_fields.memory,
+        disk_size=spec_fields.disk_size,
+        zone=zone,
+        app_version=spec_fields.app_version,
+    )
+    return spec, flat, warnings, notes
+
+
+def load_module_file(path: Path, zones: ZoneTable, *, display: str | None = None) -> LoadedModule:
+    """Read and validate a module file."""
+    shown = display or str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{shown}: not UTF-8 text; allowed: a UTF-8 JSON file") from None
+    stem = path.name.removesuffix(".json")
+    spec, flat, warnings, notes = parse_module(text, zones, display=shown, default_name=stem)
+    return LoadedModule(spec=spec, source=path, fields=flat, warnings=warnings, notes=notes)

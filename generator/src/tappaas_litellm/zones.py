@@ -1,0 +1,101 @@
+"""The TAPPaaS network zones: which `zone0` values exist and their VLAN tags."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from tappaas_litellm.errors import InputError
+
+__all__ = ["BUNDLED_ZONES", "Zone", "ZoneTable", "load_zones"]
+
+BUNDLED_ZONES = "the bundled zones.json"
+
+# Zones whose VMs have no network until an admin changes the zone's state.
+INACTIVE_STATES = frozenset({"Inactive", "Disabled"})
+
+
+@dataclass(frozen=True)
+class Zone:
+    name: str
+    type: str
+    state: str
+    vlantag: int
+    description: str
+
+    @property
+    def domain(self) -> str:
+        """DNS domain of hosts in this zone, as TAPPaaS names them."""
+        return f"{self.name.lower()}.internal"
+
+
+@dataclass(frozen=True)
+class ZoneTable:
+    zones: dict[str, Zone]
+    source: str
+
+    def names(self) -> list[str]:
+        return list(self.zones)
+
+    def get(self, name: str) -> Zone | None:
+        return self.zones.get(name)
+
+    def suggest(self, name: str) -> str | None:
+        """A known zone that differs from `name` only in letter case."""
+        for known in self.zones:
+            if known.lower() == name.lower():
+                return known
+        return None
+
+
+def _parse(data: object, source: str) -> ZoneTable:
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: the top level must be a JSON object of zones")
+    zones: dict[str, Zone] = {}
+    problems: list[str] = []
+    for name, entry in data.items():
+        # Keys beginning with '_' are documentation, not zones (TAPPaaS convention).
+        if name.startswith("_") or not isinstance(entry, dict):
+            continue
+        # An overlay such as NetBird has no VLAN and no interface: not a place for a VM.
+        if entry.get("type") == "Overlay":
+            continue
+        vlantag = entry.get("vlantag")
+        if isinstance(vlantag, bool) or not isinstance(vlantag, int):
+            problem = "missing" if vlantag is None else f"{json.dumps(vlantag)} is not a number"
+            problems.append(f"{source}: {json.dumps(name)}.vlantag: {problem}; allowed: a VLAN tag")
+            continue
+        zones[name] = Zone(
+            name=name,
+            type=str(entry.get("type", "")),
+            state=str(entry.get("state", "")),
+            vlantag=vlantag,
+            description=str(entry.get("description", "")),
+        )
+    if problems:
+        raise InputError(problems)
+    if not zones:
+        raise InputError(f"{source}: no zones found (expected entries with a vlantag)")
+    return ZoneTable(zones=zones, source=source)
+
+
+def load_zones(path: Path | None = None) -> ZoneTable:
+    """Read a zones file; without `path`, the copy shipped with this tool."""
+    if path is None:
+        text = resources.files("tappaas_litellm").joinpath("data/zones.json").read_text("utf-8")
+        return _parse(json.loads(text), BUNDLED_ZONES)
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read zones file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: the zones file is not UTF-8 text") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path}:{exc.lineno}:{exc.colno}: malformed JSON in zones file: {exc.msg}"
+        ) from None
+    return _parse(data, str(path))

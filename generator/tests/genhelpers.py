@@ -1,0 +1,90 @@
+"""Helpers for the tappaas-litellm tool's tests (imported by conftest and the tests)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tappaas_litellm import process
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+GOLDEN = HERE / "golden"
+FLAT_SAMPLE = DATA / "litellm.flat-2026-02.json"
+NESTED_SAMPLE = DATA / "litellm.nested-2026-06.json"
+
+NIX_INSTANTIATE = shutil.which("nix-instantiate")
+
+
+def nix_eval(source: str, tmp_path: Path, name: str = "expr.nix") -> Any:
+    """Evaluate a Nix file strictly with Debian's nix-instantiate and return its JSON value."""
+    assert NIX_INSTANTIATE, "nix-instantiate is needed (Debian package nix-bin)"
+    path = tmp_path / name
+    path.write_text(source, encoding="utf-8")
+    result = subprocess.run(
+        [NIX_INSTANTIATE, "--eval", "--strict", "--json", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def nix_parse(path: Path) -> str:
+    assert NIX_INSTANTIATE, "nix-instantiate is needed (Debian package nix-bin)"
+    result = subprocess.run(
+        [NIX_INSTANTIATE, "--parse", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, f"{path} does not parse:\n{result.stderr}"
+    return result.stdout
+
+
+@dataclass
+class Call:
+    argv: list[str]
+    cwd: Path | None
+    env: dict[str, str]
+    capture: bool
+
+
+@dataclass
+class RecordingRunner(process.Runner):
+    """Records every command; answers from `responses` (argv[0] -> (status, stdout, stderr))."""
+
+    responses: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    on_call: Callable[[Call], None] | None = None
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        capture: bool = False,
+    ) -> subprocess.CompletedProcess[str]:
+        call = Call(list(argv), cwd, dict(env or {}), capture)
+        self.calls.append(call)
+        if self.on_call:
+            self.on_call(call)
+        status, out, err = self.responses.get(argv[0], (0, "", ""))
+        return subprocess.CompletedProcess(list(argv), status, out, err)
+
+
+def write_json(path: Path, data: object) -> Path:
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def nested_to_flat(data: dict[str, Any]) -> dict[str, Any]:
+    """The flat shape of a nested module file (what TAPPaaS's module-format.sh to-flat does)."""
+    flat = {k: v for k, v in data.items() if k != "config"}
+    for block in data.get("config", {}).values():
+        flat.update(block)
+    return flat
