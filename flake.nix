@@ -74,7 +74,6 @@
       };
 
       apps.${system} = {
-        default = app "deploy" "Generate hosts/<name> from <name>.json and deploy it";
         deploy = app "deploy" "Generate hosts/<name> from <name>.json and deploy it";
         generate = app "generate" "Write hosts/<name>/default.nix from <name>.json";
         verify = app "verify" "Run the install guide's verification checks against a deployed VM";
@@ -87,11 +86,6 @@
         }
         // {
           inherit tappaas-litellm;
-          formatting = pkgs.runCommand "tappaas-litellm-nixfmt" { nativeBuildInputs = [ pkgs.nixfmt ]; } ''
-            cd ${self}
-            nixfmt --check $(find . -name '*.nix' -not -path './.venv*')
-            touch $out
-          '';
         }
         // nixpkgs.lib.mapAttrs' (
           name: host: nixpkgs.lib.nameValuePair "host-${name}" host.config.system.build.toplevel

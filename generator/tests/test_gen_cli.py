@@ -252,7 +252,7 @@ def test_bad_name_and_missing_config(flake: Path, monkeypatch: pytest.MonkeyPatc
     )
 
 
-@pytest.mark.parametrize("command", [[], ["generate"], ["deploy"], ["key"]])
+@pytest.mark.parametrize("command", [[], ["generate"], ["deploy"], ["key"], ["verify"]])
 def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tappaas_litellm", *command, "--help"],

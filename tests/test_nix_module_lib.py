@@ -1,0 +1,138 @@
+"""The module's pure Nix parts, evaluated with Debian's Nix, and its pins.
+
+sizing.nix and environment.nix use only builtins, so the numbers and the
+container environment checked here are the very values the module uses.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULE = ROOT / "modules" / "litellm"
+SECRET_NAMES = {
+    "LITELLM_MASTER_KEY",
+    "LITELLM_SALT_KEY",
+    "DATABASE_PASSWORD",
+    "REDIS_PASSWORD",
+    "UI_PASSWORD",
+}
+
+
+def nix_eval(expr: str) -> object:
+    out = subprocess.run(
+        ["nix-instantiate", "--eval", "--strict", "--json", "--expr", expr],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def sizing(cores: int, memory_mib: int, **extra: int) -> dict:
+    args = " ".join(f"{k} = {v};" for k, v in extra.items())
+    value = nix_eval(
+        f"import ./modules/litellm/lib/sizing.nix {{ cores = {cores}; memoryMiB = {memory_mib}; {args} }}"
+    )
+    assert isinstance(value, dict)
+    return value
+
+
+def mib(value: str) -> int:
+    match = re.fullmatch(r"(\d+)(MB|mb)", value)
+    assert match, value
+    return int(match.group(1))
+
+
+@pytest.mark.parametrize(
+    ("cores", "memory", "workers", "redis"),
+    [(4, 4096, 4, "512mb"), (6, 8192, 6, "1024mb"), (8, 16384, 8, "2048mb")],
+)
+def test_sizing_guide_tiers(cores: int, memory: int, workers: int, redis: str) -> None:
+    size = sizing(cores, memory)
+    assert size["workers"] == workers
+    assert size["redis"]["maxMemory"] == redis
+    assert mib(size["postgresql"]["sharedBuffers"]) == memory // 4
+    assert memory // 2 <= mib(size["postgresql"]["effectiveCacheSize"]) <= memory * 3 // 4
+
+
+@pytest.mark.parametrize("cores", [1, 2, 4, 6, 8, 16, 32])
+@pytest.mark.parametrize("memory", [1024, 2048, 4096, 8192, 16384, 65536])
+def test_sizing_keeps_connections_and_memory_within_the_vm(cores: int, memory: int) -> None:
+    size = sizing(cores, memory)
+    workers = size["workers"]
+    assert 1 <= workers <= cores
+    # LiteLLM's pool (10 per worker) plus the reserve fits in max_connections.
+    assert workers * 10 + size["connectionReserve"] <= size["postgresql"]["maxConnections"]
+    budget = size["budgetMiB"]
+    assert budget["postgresqlSharedBuffers"] + budget["redis"] < memory
+    assert mib(size["postgresql"]["workMem"]) >= 4
+
+
+def test_sizing_accepts_a_fixed_worker_count_and_pool() -> None:
+    size = sizing(4, 4096, workers=12, poolLimit=20)
+    assert size["workers"] == 12
+    assert size["postgresql"]["maxConnections"] >= 12 * 20 + size["connectionReserve"]
+
+
+def test_container_environment_has_connection_details_and_no_secret() -> None:
+    env = nix_eval("import ./modules/litellm/lib/environment.nix { }")
+    assert isinstance(env, dict)
+    assert env["DATABASE_HOST"] == "127.0.0.1:5432"
+    assert env["DATABASE_USERNAME"] == env["DATABASE_NAME"] == "litellm"
+    assert (env["REDIS_HOST"], env["REDIS_PORT"]) == ("127.0.0.1", "6379")
+    assert env["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
+    assert env["STORE_MODEL_IN_DB"] == "True"
+    assert not SECRET_NAMES & set(env)
+    assert all(isinstance(v, str) for v in env.values())
+
+
+def test_container_environment_brackets_ipv6_database_hosts() -> None:
+    env = nix_eval(
+        'import ./modules/litellm/lib/environment.nix { databaseHost = "fd00::5"; databasePort = 6432; }'
+    )
+    assert isinstance(env, dict)
+    assert env["DATABASE_HOST"] == "[fd00::5]:6432"
+
+
+def test_base_config_refers_to_secrets_only_through_the_environment() -> None:
+    config = json.loads((MODULE / "base-config.json").read_text())
+    assert config["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
+    assert config["litellm_settings"]["cache_params"]["password"] == "os.environ/REDIS_PASSWORD"
+    assert config["router_settings"]["redis_password"] == "os.environ/REDIS_PASSWORD"
+    assert config["general_settings"]["store_model_in_db"] is True
+    text = json.dumps(config)
+    assert not re.search(r"sk-[0-9a-f]{8,}", text)
+
+
+def test_image_pin_matches_the_tested_litellm_release() -> None:
+    pin = json.loads((MODULE / "image.json").read_text())
+    assert pin["imageName"] == "ghcr.io/berriai/litellm-database"
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", pin["imageDigest"])
+    assert re.fullmatch(r"sha256-[A-Za-z0-9+/]{43}=", pin["hash"])
+    setup = (ROOT / "dev" / "setup").read_text()
+    version = re.search(r"^LITELLM_VERSION=(\S+)$", setup, re.MULTILINE)
+    assert version, "dev/setup names the LiteLLM release the tests run"
+    assert pin["finalImageTag"] == f"v{version.group(1)}"
+
+
+def test_every_script_file_is_wrapped_and_every_wrapped_script_exists() -> None:
+    sources = "\n".join(p.read_text() for p in MODULE.glob("*.nix"))
+    from_files = set(re.findall(r'mkScript "(litellm-[a-z-]+)"', sources))
+    from_files |= set(re.findall(r"readFile \./scripts/(litellm-[a-z-]+)\.sh", sources))
+    scripts = {p.stem for p in (MODULE / "scripts").glob("*.sh")}
+    assert from_files == scripts
+
+
+def test_modules_use_lib_prefixes_and_no_secret_literals() -> None:
+    for path in [*MODULE.glob("*.nix"), ROOT / "modules" / "tappaas-vm.nix"]:
+        text = path.read_text()
+        assert "with lib;" not in text, path
+        assert not re.search(r"sk-[0-9a-f]{16,}", text), path
