@@ -156,7 +156,13 @@ with subtest("restore: refuses without confirmation, then brings the keys back")
     chat(key, "after the restore")
 
 with subtest("verify: the admins' checks pass, through the test driver"):
-    from tappaas_litellm.verify import MachineTransport, Target, assert_passed, run_checks, summary_text
+    from tappaas_litellm.verify import (
+        MachineTransport,
+        Target,
+        assert_passed,
+        run_checks,
+        summary_text,
+    )
 
     results = run_checks(MachineTransport(machine), Target(model=MODEL))
     machine.log(summary_text(results))

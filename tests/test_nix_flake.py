@@ -157,7 +157,8 @@ def test_every_host_folder_becomes_a_configuration(tmp_path: Path) -> None:
     assert names == ["gateway2", "litellm", "litellm-test"]
 
     first_module = nix_eval(
-        f"toString (builtins.head ({outputs}).nixosConfigurations.gateway2.nixosSystemArgs.modules)",
+        f"toString (builtins.head ({outputs}).nixosConfigurations.gateway2"
+        ".nixosSystemArgs.modules)",
         tmp_path,
     )
     assert first_module == str(hosts / "gateway2")

@@ -39,7 +39,8 @@ def nix_eval(expr: str) -> object:
 def sizing(cores: int, memory_mib: int, **extra: int) -> dict:
     args = " ".join(f"{k} = {v};" for k, v in extra.items())
     value = nix_eval(
-        f"import ./modules/litellm/lib/sizing.nix {{ cores = {cores}; memoryMiB = {memory_mib}; {args} }}"
+        "import ./modules/litellm/lib/sizing.nix "
+        f"{{ cores = {cores}; memoryMiB = {memory_mib}; {args} }}"
     )
     assert isinstance(value, dict)
     return value
@@ -96,7 +97,8 @@ def test_container_environment_has_connection_details_and_no_secret() -> None:
 
 def test_container_environment_brackets_ipv6_database_hosts() -> None:
     env = nix_eval(
-        'import ./modules/litellm/lib/environment.nix { databaseHost = "fd00::5"; databasePort = 6432; }'
+        "import ./modules/litellm/lib/environment.nix "
+        '{ databaseHost = "fd00::5"; databasePort = 6432; }'
     )
     assert isinstance(env, dict)
     assert env["DATABASE_HOST"] == "[fd00::5]:6432"

@@ -74,11 +74,13 @@ let
       };
 
   commonEnvironment = {
+    LITELLM_DB_USER = db.user;
     BACKUP_ROOT = bcfg.directory;
     BACKUP_RETENTION_DAYS = toString bcfg.retentionDays;
   };
 
   restoreEnvironment = pgEnvironment // {
+    LITELLM_DB_USER = db.user;
     BACKUP_ROOT = bcfg.directory;
     LITELLM_DB_NAME = db.name;
     LITELLM_PG_RUNAS = "";

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# litellm-backup-postgresql: dump the LiteLLM database to BACKUP_DIR/litellm-<UTC stamp>.dump
+# (pg_dump custom format, mode 0600), then prune old dumps with litellm-backup-prune.
+#
+# Environment:
+#   BACKUP_DIR             (/var/backup/postgresql)
+#   LITELLM_DB_NAME        (litellm)
+#   BACKUP_RETENTION_DAYS  (30)
+#   BACKUP_ROOT            (/var/backup) passed on to litellm-backup-prune
+#   PGHOST, PGPORT, PGUSER, PGPASSWORD ...  libpq connection (default: local socket, current user)
+#   LITELLM_DB_USER        (litellm) when PGUSER is this role and PGPASSWORD is unset, the password
+#                          is DATABASE_PASSWORD (the secrets file as EnvironmentFile): an external server
+# The dump is written to a temporary file, checked with pg_restore --list, then renamed, so a
+# failed run never leaves a file that looks like a good backup.
+# Exit codes: 0 success, 1 failure.
+set -euo pipefail
+umask 077
+
+backup_dir="${BACKUP_DIR:-/var/backup/postgresql}"
+db_name="${LITELLM_DB_NAME:-litellm}"
+retention="${BACKUP_RETENTION_DAYS:-30}"
+
+die() {
+  echo "litellm-backup-postgresql: $*" >&2
+  exit 1
+}
+
+if [ -z "${PGPASSWORD:-}" ] && [ -n "${DATABASE_PASSWORD:-}" ] &&
+  [ "${PGUSER:-}" = "${LITELLM_DB_USER:-litellm}" ]; then
+  export PGPASSWORD="$DATABASE_PASSWORD"
+fi
+
+[ -d "$backup_dir" ] || die "backup directory $backup_dir does not exist"
+target="$backup_dir/litellm-$(date -u +%Y%m%dT%H%M%SZ).dump"
+[ ! -e "$target" ] || die "$target already exists"
+
+tmp="$(mktemp "$backup_dir/.litellm-XXXXXX.partial")"
+trap 'rm -f "$tmp"' EXIT
+
+pg_dump --format=custom --dbname="$db_name" --file="$tmp" || die "pg_dump of database $db_name failed"
+pg_restore --list "$tmp" >/dev/null || die "the new dump of $db_name cannot be read back"
+chmod 0600 "$tmp"
+mv -f "$tmp" "$target"
+trap - EXIT
+echo "litellm-backup-postgresql: wrote $target ($(stat -c %s "$target") bytes)"
+
+litellm-backup-prune "$backup_dir" "$retention"

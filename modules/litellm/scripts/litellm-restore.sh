@@ -1,0 +1,309 @@
+#!/usr/bin/env bash
+# litellm-restore: restore the LiteLLM database and/or the Redis cache from the backups.
+#
+# usage: litellm-restore [--postgresql FILE|latest] [--redis FILE|latest] --confirm
+#   With neither --postgresql nor --redis, both are restored from their latest backups.
+#   Without --confirm nothing is changed: it checks the backups, says what it would do and exits 2.
+#
+# Order: both backups are checked first (pg_restore --list for the dump, redis-check-rdb for the
+# snapshot); then podman-litellm is stopped; Redis must answer and the snapshot must load into a
+# temporary server; then the database is restored in one transaction (pg_restore
+# --single-transaction --clean --if-exists: any error rolls everything back and leaves the
+# database as it was); then Redis is restored, and podman-litellm is started again (also after a
+# failure) if it was running.
+#
+# Redis restore (works with AOF on, Redis 7 and 8, local or remote server): the snapshot is loaded
+# into a temporary redis-server (a private directory, unix socket only, no TCP port, appendonly no,
+# no saves); the live server is emptied with FLUSHALL; then a Lua script on the temporary server
+# walks its keys with SCAN and sends them with MIGRATE ... COPY REPLACE KEYS to the live server,
+# database by database, keeping TTLs. Everything reaches the live server as ordinary commands, so
+# its AOF stays consistent and nothing has to be copied into its data directory or restarted; the
+# live password goes to redis-cli on stdin, never on a command line.
+#
+# Environment (defaults are the module's values):
+#   BACKUP_ROOT             (/var/backup)
+#   POSTGRESQL_BACKUP_DIR   ($BACKUP_ROOT/postgresql)   where "latest" dumps are looked for
+#   REDIS_BACKUP_DIR        ($BACKUP_ROOT/redis)        where "latest" snapshots are looked for
+#   LITELLM_DB_NAME         (litellm)
+#   PGHOST, PGPORT, PGUSER, PGPASSWORD ...  libpq connection (default: local socket)
+#   LITELLM_DB_USER         (litellm) when PGUSER is this role and PGPASSWORD is unset (an external
+#                           server), the password is DATABASE_PASSWORD, else read from LITELLM_ENV_FILE
+#   LITELLM_PG_RUNAS        (postgres) user that runs pg_restore (via runuser when run as root);
+#                           empty = the current user
+#   REDIS_HOST (127.0.0.1), REDIS_PORT (6379)
+#   REDIS_PASSWORD          (when unset: read from LITELLM_ENV_FILE, /etc/secrets/litellm.env)
+#   LITELLM_MANAGE_SERVICE  (1) 0 = do not stop/start the service
+#   LITELLM_SERVICE         (podman-litellm.service)
+# Exit codes: 0 restored; 2 usage error or refused without --confirm; 1 a backup is missing or
+#             corrupt, or the restore failed.
+set -euo pipefail
+umask 077
+
+prog=litellm-restore
+backup_root="${BACKUP_ROOT:-/var/backup}"
+pg_dir="${POSTGRESQL_BACKUP_DIR:-$backup_root/postgresql}"
+redis_dir="${REDIS_BACKUP_DIR:-$backup_root/redis}"
+db_name="${LITELLM_DB_NAME:-litellm}"
+pg_runas="${LITELLM_PG_RUNAS-postgres}"
+redis_host="${REDIS_HOST:-127.0.0.1}"
+redis_port="${REDIS_PORT:-6379}"
+env_file="${LITELLM_ENV_FILE:-/etc/secrets/litellm.env}"
+manage_service="${LITELLM_MANAGE_SERVICE:-1}"
+service="${LITELLM_SERVICE:-podman-litellm.service}"
+
+usage() {
+  [ "$#" -eq 0 ] || echo "$prog: $*" >&2
+  echo "usage: $prog [--postgresql FILE|latest] [--redis FILE|latest] --confirm" >&2
+  exit 2
+}
+die() {
+  echo "$prog: $*" >&2
+  exit 1
+}
+say() {
+  echo "$prog: $*"
+}
+
+pg_sel=""
+redis_sel=""
+confirm=0
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --postgresql)
+      if [ "$#" -lt 2 ] || [ -z "$2" ] || [ "${2#--}" != "$2" ]; then usage "--postgresql needs FILE or latest"; fi
+      pg_sel="$2"
+      shift 2
+      ;;
+    --postgresql=*) pg_sel="${1#*=}" && shift ;;
+    --redis)
+      if [ "$#" -lt 2 ] || [ -z "$2" ] || [ "${2#--}" != "$2" ]; then usage "--redis needs FILE or latest"; fi
+      redis_sel="$2"
+      shift 2
+      ;;
+    --redis=*) redis_sel="${1#*=}" && shift ;;
+    --confirm) confirm=1 && shift ;;
+    -h | --help) usage ;;
+    *) usage "unknown argument: $1" ;;
+  esac
+done
+if [ -z "$pg_sel" ] && [ -z "$redis_sel" ]; then
+  pg_sel=latest
+  redis_sel=latest
+fi
+
+# Prints the newest file in $1 whose name matches $2 (names carry a sortable UTC time stamp).
+latest_in() {
+  local newest
+  [ -d "$1" ] || die "backup directory $1 does not exist"
+  newest="$(find "$1" -mindepth 1 -maxdepth 1 -type f -name "$2" -printf '%f\n' | sort | tail -n1)"
+  [ -n "$newest" ] || die "no backup matching $2 in $1"
+  printf '%s/%s' "$1" "$newest"
+}
+
+stamp='[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+pg_file=""
+redis_file=""
+if [ -n "$pg_sel" ]; then
+  if [ "$pg_sel" = latest ]; then
+    pg_file="$(latest_in "$pg_dir" "litellm-$stamp.dump")"
+  else
+    pg_file="$pg_sel"
+  fi
+  [ -f "$pg_file" ] || die "PostgreSQL dump $pg_file does not exist"
+  [ -r "$pg_file" ] || die "cannot read PostgreSQL dump $pg_file"
+fi
+if [ -n "$redis_sel" ]; then
+  if [ "$redis_sel" = latest ]; then
+    redis_file="$(latest_in "$redis_dir" "redis-$stamp.rdb")"
+  else
+    redis_file="$redis_sel"
+  fi
+  [ -f "$redis_file" ] || die "Redis snapshot $redis_file does not exist"
+  [ -r "$redis_file" ] || die "cannot read Redis snapshot $redis_file"
+fi
+
+# Check every backup before anything is touched.
+if [ -n "$pg_file" ]; then
+  if ! check_out="$(pg_restore --list "$pg_file" 2>&1 >/dev/null)"; then
+    die "$pg_file is not a readable pg_dump archive (${check_out%%$'\n'*}); nothing was changed"
+  fi
+fi
+if [ -n "$redis_file" ]; then
+  [ "$(head -c 5 "$redis_file")" = "REDIS" ] ||
+    die "$redis_file is not a Redis RDB snapshot; nothing was changed"
+  if command -v redis-check-rdb >/dev/null 2>&1; then
+    check_out="$(redis-check-rdb "$redis_file" 2>&1)" ||
+      die "$redis_file is damaged ($(printf '%s\n' "$check_out" | grep -A1 -m1 'ERROR DETECTED' | tail -n1)); nothing was changed"
+  fi
+fi
+
+if [ "$confirm" != 1 ]; then
+  {
+    echo "$prog: refusing to restore without --confirm. It would:"
+    if [ "$manage_service" != 0 ]; then
+      echo "  - stop $service while restoring and start it again afterwards if it was running"
+    fi
+    if [ -n "$pg_file" ]; then
+      echo "  - replace the content of PostgreSQL database $db_name with $pg_file"
+    fi
+    if [ -n "$redis_file" ]; then
+      echo "  - delete every key of Redis at $redis_host:$redis_port and load $redis_file"
+    fi
+    echo "Run it again with --confirm to do so."
+  } >&2
+  exit 2
+fi
+
+# Prints the value of variable $1 of the secrets file (nothing when absent or unreadable).
+secret_from_env_file() {
+  if [ -r "$env_file" ]; then
+    grep -m1 "^$1=" "$env_file" | cut -d= -f2- || true
+  fi
+}
+
+if [ -n "$pg_file" ] && [ -z "${PGPASSWORD:-}" ] && [ "${PGUSER:-}" = "${LITELLM_DB_USER:-litellm}" ]; then
+  if [ -z "${DATABASE_PASSWORD:-}" ]; then
+    DATABASE_PASSWORD="$(secret_from_env_file DATABASE_PASSWORD)"
+  fi
+  if [ -n "$DATABASE_PASSWORD" ]; then export PGPASSWORD="$DATABASE_PASSWORD"; fi
+fi
+
+# Runs "$@" as the PostgreSQL OS user.
+run_pg() {
+  if [ -z "$pg_runas" ] || [ "$pg_runas" = "$(id -un)" ]; then
+    "$@"
+  elif [ "$(id -u)" -eq 0 ]; then
+    runuser -u "$pg_runas" -- "$@"
+  else
+    die "run as root or as $pg_runas (LITELLM_PG_RUNAS) to restore PostgreSQL"
+  fi
+}
+
+work="$(mktemp -d)"
+redis_tmp_pid=""
+service_was_active=0
+cleanup() {
+  if [ -n "$redis_tmp_pid" ]; then
+    kill "$redis_tmp_pid" 2>/dev/null || true
+    wait "$redis_tmp_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+  if [ "$service_was_active" = 1 ]; then
+    if systemctl start "$service"; then
+      say "started $service again"
+    else
+      echo "$prog: could not start $service again; run: systemctl start $service" >&2
+    fi
+  fi
+}
+trap cleanup EXIT
+
+if [ "$manage_service" != 0 ]; then
+  if systemctl is-active --quiet "$service"; then
+    say "stopping $service"
+    systemctl stop "$service"
+    service_was_active=1
+  fi
+fi
+
+# Redis first gets ready: the live server must answer and the snapshot must load, before the
+# database is touched.
+if [ -n "$redis_file" ]; then
+  if [ -z "${REDIS_PASSWORD+set}" ]; then
+    REDIS_PASSWORD="$(secret_from_env_file REDIS_PASSWORD)"
+  fi
+  live_password="${REDIS_PASSWORD:-}"
+  live() {
+    if [ -n "$live_password" ]; then
+      REDISCLI_AUTH="$live_password" redis-cli -h "$redis_host" -p "$redis_port" --no-auth-warning "$@"
+    else
+      redis-cli -h "$redis_host" -p "$redis_port" "$@"
+    fi
+  }
+  [ "$(live PING 2>&1)" = PONG ] ||
+    die "Redis at $redis_host:$redis_port does not answer PING (wrong REDIS_PASSWORD?); nothing was changed"
+
+  say "loading $redis_file into a temporary Redis server"
+  cp -- "$redis_file" "$work/dump.rdb"
+  socket="$work/redis.sock"
+  cat >"$work/redis.conf" <<CONF
+port 0
+unixsocket $socket
+unixsocketperm 700
+dir $work
+dbfilename dump.rdb
+appendonly no
+save ""
+daemonize no
+logfile $work/redis.log
+CONF
+  redis-server "$work/redis.conf" &
+  redis_tmp_pid=$!
+  tmp_redis() {
+    redis-cli -s "$socket" "$@"
+  }
+  for _ in $(seq 1 600); do
+    if ! kill -0 "$redis_tmp_pid" 2>/dev/null; then
+      die "the temporary Redis server could not load $redis_file: $(tail -n 3 "$work/redis.log" 2>/dev/null | tr '\n' ' '); nothing was changed"
+    fi
+    if [ "$(tmp_redis PING 2>/dev/null)" = PONG ] &&
+      tmp_redis INFO persistence 2>/dev/null | grep -q '^loading:0'; then
+      break
+    fi
+    sleep 0.1
+  done
+  [ "$(tmp_redis PING 2>/dev/null)" = PONG ] || die "the temporary Redis server did not start; nothing was changed"
+
+  # shellcheck disable=SC2016 # Lua source, not shell
+  migrate_lua='
+local moved, cursor = 0, "0"
+repeat
+  local reply = redis.call("SCAN", cursor, "COUNT", 200)
+  cursor = reply[1]
+  local keys = reply[2]
+  if #keys > 0 then
+    if ARGV[4] == "" then
+      redis.call("MIGRATE", ARGV[1], ARGV[2], "", ARGV[3], 10000, "COPY", "REPLACE", "KEYS", unpack(keys))
+    else
+      redis.call("MIGRATE", ARGV[1], ARGV[2], "", ARGV[3], 10000, "COPY", "REPLACE", "AUTH", ARGV[4], "KEYS", unpack(keys))
+    end
+    moved = moved + #keys
+  end
+until cursor == "0"
+return moved'
+
+  # Databases holding keys in the snapshot, from "db3:keys=10,expires=0,avg_ttl=0".
+  dbs=()
+  while IFS= read -r line; do
+    if [[ "$line" =~ ^db([0-9]+):keys= ]]; then dbs+=("${BASH_REMATCH[1]}"); fi
+  done < <(tmp_redis INFO keyspace | tr -d '\r')
+fi
+
+if [ -n "$pg_file" ]; then
+  say "restoring PostgreSQL database $db_name from $pg_file"
+  # The dump is read through stdin so the PostgreSQL user needs no access to the backup folder.
+  if ! run_pg pg_restore --single-transaction --clean --if-exists --exit-on-error \
+    --dbname="$db_name" <"$pg_file"; then
+    die "restoring $pg_file failed; the transaction was rolled back and database $db_name is unchanged"
+  fi
+  say "restored PostgreSQL database $db_name from $pg_file"
+fi
+
+if [ -n "$redis_file" ]; then
+  say "deleting every key of Redis at $redis_host:$redis_port (FLUSHALL)"
+  [ "$(live FLUSHALL)" = OK ] || die "FLUSHALL on Redis at $redis_host:$redis_port failed"
+  total=0
+  for db in "${dbs[@]}"; do
+    # -x appends stdin (the live password) as the last argument: ARGV[4].
+    moved="$(printf '%s' "$live_password" |
+      redis-cli -s "$socket" -n "$db" -x EVAL "$migrate_lua" 0 "$redis_host" "$redis_port" "$db")" ||
+      die "copying database $db to Redis at $redis_host:$redis_port failed: $moved"
+    case "$moved" in
+      '' | *[!0-9]*) die "copying database $db to Redis at $redis_host:$redis_port failed: $moved" ;;
+    esac
+    total=$((total + moved))
+  done
+  say "restored $total Redis key(s) from $redis_file into $redis_host:$redis_port"
+fi
+
+say "restore finished"

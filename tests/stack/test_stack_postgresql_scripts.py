@@ -1,0 +1,96 @@
+"""litellm-postgresql-password and litellm-postgresql-guard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from stacklib import PostgresServer, Scripts
+
+
+def test_litellm_role_logs_in_with_the_secrets_password(postgresql_server: PostgresServer):
+    # The fixture ran litellm-postgresql-password like the boot does; TCP asks for SCRAM.
+    server = postgresql_server
+    who = server.psql("SELECT current_user;", user=server.db_user, password=server.db_password)
+    assert who == server.db_user
+    stored = server.psql(
+        f"SELECT rolpassword FROM pg_authid WHERE rolname = '{server.db_user}';",
+        database="postgres",
+    )
+    assert stored.startswith("SCRAM-SHA-256$")
+    assert server.db_password not in stored
+    with pytest.raises(RuntimeError, match="password authentication failed"):
+        server.psql("SELECT 1;", user=server.db_user, password="wrong")
+
+
+def test_password_script_is_idempotent_and_reports_no_secret(scripts: Scripts, postgresql_server):
+    server = postgresql_server
+    result = scripts.run(
+        "litellm-postgresql-password",
+        env=server.env("postgres") | {"DATABASE_PASSWORD": server.db_password},
+    )
+    assert result.returncode == 0, result.stderr
+    assert server.db_password not in result.stdout + result.stderr
+    assert server.psql("SELECT 1;", user=server.db_user, password=server.db_password) == "1"
+
+
+def test_password_script_errors(scripts: Scripts, postgresql_server):
+    server = postgresql_server
+    missing = scripts.run("litellm-postgresql-password", env=server.env("postgres"))
+    assert missing.returncode == 1
+    assert "DATABASE_PASSWORD is not set" in missing.stderr
+
+    no_role = scripts.run(
+        "litellm-postgresql-password",
+        env=server.env("postgres") | {"DATABASE_PASSWORD": "x" * 20, "LITELLM_DB_USER": "ghost"},
+    )
+    assert no_role.returncode == 1
+    assert no_role.stderr.strip() == (
+        "litellm-postgresql-password: role ghost does not exist "
+        "(it is created by postgresql-setup.service)"
+    )
+
+
+def guard(scripts: Scripts, data_dir: Path, major: str):
+    return scripts.run("litellm-postgresql-guard",
+                       env={"PG_DATA_DIR": str(data_dir), "PG_MAJOR": major})
+
+
+def test_guard_refuses_a_major_change_that_would_start_empty(scripts, tmp_path):
+    (tmp_path / "15").mkdir()
+    (tmp_path / "15" / "PG_VERSION").write_text("15\n")
+    result = guard(scripts, tmp_path / "17", "17")
+    assert result.returncode == 1
+    assert "refusing to start PostgreSQL 17" in result.stderr
+    assert f"{tmp_path / '15'} (PostgreSQL 15)" in result.stderr
+    assert "pg_upgrade" in result.stderr
+    assert "database.package" in result.stderr
+    assert not (tmp_path / "17").exists()
+
+
+def test_guard_refuses_data_of_another_major_in_the_data_dir(scripts, tmp_path):
+    (tmp_path / "17").mkdir()
+    (tmp_path / "17" / "PG_VERSION").write_text("16\n")
+    result = guard(scripts, tmp_path / "17", "17")
+    assert result.returncode == 1
+    assert "holds PostgreSQL 16 data" in result.stderr
+
+
+def test_guard_allows_first_start_and_same_major(scripts, tmp_path, postgresql_server):
+    assert guard(scripts, tmp_path / "lib" / "17", "17").returncode == 0
+    (tmp_path / "17").mkdir()
+    (tmp_path / "17" / "PG_VERSION").write_text("17\n")
+    (tmp_path / "15").mkdir()
+    (tmp_path / "15" / "PG_VERSION").write_text("15\n")
+    assert guard(scripts, tmp_path / "17", "17").returncode == 0
+    # The real cluster of this test run.
+    real = guard(scripts, postgresql_server.data_dir, str(postgresql_server.major))
+    assert real.returncode == 0, real.stderr
+
+
+def test_guard_rejects_a_bad_major(scripts, tmp_path):
+    result = guard(scripts, tmp_path / "x", "seventeen")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "litellm-postgresql-guard: PG_MAJOR must be a number, got 'seventeen'"
+    )
