@@ -12,8 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
+from nixtools import ROOT, nix_eval
 
 PINNED_LOCK = {
     "nodes": {
@@ -62,18 +61,6 @@ let
 in
 flake.outputs { self = { }; inherit nixpkgs; nixos-generators = { }; }
 """
-
-
-def nix_eval(expr: str, cwd: Path) -> object:
-    out = subprocess.run(
-        ["nix-instantiate", "--eval", "--strict", "--json", "--expr", expr],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
 
 
 def nix_files() -> list[Path]:

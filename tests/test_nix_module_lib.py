@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-from pathlib import Path
 
 import pytest
+from nixtools import ROOT, nix_eval
 
-ROOT = Path(__file__).resolve().parent.parent
 MODULE = ROOT / "modules" / "litellm"
 SECRET_NAMES = {
     "LITELLM_MASTER_KEY",
@@ -22,18 +20,6 @@ SECRET_NAMES = {
     "REDIS_PASSWORD",
     "UI_PASSWORD",
 }
-
-
-def nix_eval(expr: str) -> object:
-    out = subprocess.run(
-        ["nix-instantiate", "--eval", "--strict", "--json", "--expr", expr],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
 
 
 def sizing(cores: int, memory_mib: int, **extra: int) -> dict:
@@ -128,7 +114,7 @@ def test_image_pin_matches_the_tested_litellm_release() -> None:
 def test_every_script_file_is_wrapped_and_every_wrapped_script_exists() -> None:
     sources = "\n".join(p.read_text() for p in MODULE.glob("*.nix"))
     from_files = set(re.findall(r'mkScript "(litellm-[a-z-]+)"', sources))
-    from_files |= set(re.findall(r"readFile \./scripts/(litellm-[a-z-]+)\.sh", sources))
+    from_files |= set(re.findall(r'mk-script\.nix pkgs "(litellm-[a-z-]+)"', sources))
     scripts = {p.stem for p in (MODULE / "scripts").glob("*.sh")}
     assert from_files == scripts
 

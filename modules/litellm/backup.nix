@@ -23,12 +23,7 @@ let
   # The rendered configuration as container.nix puts it on the VM.
   configPath = "/etc/litellm/config.yaml";
 
-  mkScript =
-    name: runtimeInputs:
-    pkgs.writeShellApplication {
-      inherit name runtimeInputs;
-      text = builtins.readFile ./scripts/${name}.sh;
-    };
+  mkScript = import ./lib/mk-script.nix pkgs;
 
   pruneScript = mkScript "litellm-backup-prune" [
     pkgs.coreutils

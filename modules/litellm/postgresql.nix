@@ -11,12 +11,7 @@ let
   cfg = config.tappaas.litellm;
   db = cfg.database;
 
-  mkScript =
-    name: runtimeInputs:
-    pkgs.writeShellApplication {
-      inherit name runtimeInputs;
-      text = builtins.readFile ./scripts/${name}.sh;
-    };
+  mkScript = import ./lib/mk-script.nix pkgs;
 
   passwordScript = mkScript "litellm-postgresql-password" [
     db.package

@@ -9,14 +9,10 @@
 let
   cfg = config.tappaas.litellm;
 
-  secretsScript = pkgs.writeShellApplication {
-    name = "litellm-secrets";
-    runtimeInputs = [
-      pkgs.coreutils
-      pkgs.gnugrep
-    ];
-    text = builtins.readFile ./scripts/litellm-secrets.sh;
-  };
+  secretsScript = import ./lib/mk-script.nix pkgs "litellm-secrets" [
+    pkgs.coreutils
+    pkgs.gnugrep
+  ];
 in
 {
   config = lib.mkIf cfg.enable {
