@@ -50,15 +50,17 @@ python3Packages.buildPythonApplication {
     git
   ];
 
+  # A private Nix store and state for nix-instantiate inside the build sandbox.
   preCheck = ''
-    export HOME=$TMPDIR
-    export NIX_STATE_DIR=$TMPDIR/nix/var/nix
-    export NIX_LOG_DIR=$TMPDIR/nix/var/log/nix
-    export NIX_CONF_DIR=$TMPDIR/nix/etc
-    mkdir -p $NIX_STATE_DIR $NIX_LOG_DIR $NIX_CONF_DIR
+    export HOME=$(mktemp -d)
+    export TEST_ROOT=$(mktemp -d)
+    export NIX_CONF_DIR=$TEST_ROOT/etc
+    export NIX_LOCALSTATE_DIR=$TEST_ROOT/var
+    export NIX_LOG_DIR=$TEST_ROOT/var/log/nix
+    export NIX_STATE_DIR=$TEST_ROOT/var/nix
+    export NIX_STORE_DIR=$TEST_ROOT/store
+    nix-store --init
   '';
-
-  pytestFlagsArray = [ "tests" ];
 
   meta = {
     description = "Generate, deploy and verify the TAPPaaS LiteLLM NixOS VM";

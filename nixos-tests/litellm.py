@@ -89,7 +89,9 @@ with subtest("Redis: loopback only, password required"):
     machine.fail("ss -tln | grep -q '0.0.0.0:6379'")
     assert "NOAUTH" in machine.succeed("redis-cli -p 6379 ping 2>&1")
     redis_password = env_value("REDIS_PASSWORD")
-    assert machine.succeed(f"REDISCLI_AUTH={redis_password} redis-cli -p 6379 ping").strip() == "PONG"
+    assert (
+        machine.succeed(f"REDISCLI_AUTH={redis_password} redis-cli -p 6379 ping").strip() == "PONG"
+    )
     config = machine.succeed(
         f"REDISCLI_AUTH={redis_password} redis-cli -p 6379 config get maxmemory-policy"
     )
@@ -136,7 +138,12 @@ with subtest("backups: three persistent timers, private folders and files"):
         unit = f"litellm-backup-{name}"
         assert machine.succeed(f"systemctl show -P Persistent {unit}.timer").strip() == "yes"
         machine.succeed(f"systemctl start {unit}.service")
-    for folder in ("/var/backup", "/var/backup/postgresql", "/var/backup/redis", "/var/backup/litellm-env"):
+    for folder in (
+        "/var/backup",
+        "/var/backup/postgresql",
+        "/var/backup/redis",
+        "/var/backup/litellm-env",
+    ):
         assert machine.succeed(f"stat -c %a {folder}").strip() == "700", folder
     machine.succeed("ls /var/backup/postgresql/litellm-*.dump")
     machine.succeed("ls /var/backup/redis/redis-*.rdb")
@@ -146,9 +153,13 @@ with subtest("backups: three persistent timers, private folders and files"):
 
 with subtest("restore: refuses without confirmation, then brings the keys back"):
     machine.fail("litellm-restore --postgresql latest")
-    count = "sudo -u postgres psql -d litellm -Atc 'SELECT count(*) FROM \"LiteLLM_VerificationToken\"'"
+    count = (
+        "sudo -u postgres psql -d litellm -Atc 'SELECT count(*) FROM \"LiteLLM_VerificationToken\"'"
+    )
     assert int(machine.succeed(count)) >= 1
-    machine.succeed("sudo -u postgres psql -d litellm -c 'DELETE FROM \"LiteLLM_VerificationToken\"'")
+    machine.succeed(
+        "sudo -u postgres psql -d litellm -c 'DELETE FROM \"LiteLLM_VerificationToken\"'"
+    )
     assert int(machine.succeed(count)) == 0
     machine.succeed("litellm-restore --postgresql latest --redis latest --confirm")
     assert int(machine.succeed(count)) >= 1, "the restore did not bring the virtual key back"

@@ -71,8 +71,11 @@ def redis_factory(
     started: list[RedisServer] = []
 
     def make(password: str | None = None, appendonly: bool = True) -> RedisServer:
-        server = start_redis(tmp_path_factory.mktemp("redis"), password or os.urandom(16).hex(),
-                             appendonly=appendonly)
+        server = start_redis(
+            tmp_path_factory.mktemp("redis"),
+            password or os.urandom(16).hex(),
+            appendonly=appendonly,
+        )
         started.append(server)
         return server
 
@@ -111,7 +114,8 @@ def litellm_proxy(
     stack_secrets: StackSecrets,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LiteLLMProxy]:
-    proxy = start_litellm(tmp_path_factory.mktemp("litellm"), upstream.base_url, redis_server,
-                          stack_secrets)
+    proxy = start_litellm(
+        tmp_path_factory.mktemp("litellm"), upstream.base_url, redis_server, stack_secrets
+    )
     yield proxy
     proxy.stop()

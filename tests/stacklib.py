@@ -68,8 +68,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str,
-               interval: float = 0.1) -> None:
+def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -218,8 +217,9 @@ def generate_secrets(scripts: Scripts, secrets_dir: Path) -> StackSecrets:
     )
     if result.returncode != 0:
         raise RuntimeError(f"litellm-secrets failed: {result.stderr}")
-    return StackSecrets(env_file=env_file, redis_password_file=pass_file,
-                        values=parse_env_file(env_file))
+    return StackSecrets(
+        env_file=env_file, redis_password_file=pass_file, values=parse_env_file(env_file)
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -255,17 +255,35 @@ class PostgresServer:
             env["PGDATABASE"] = database
         return env
 
-    def psql(self, sql: str, database: str | None = None, user: str | None = None,
-             password: str | None = None) -> str:
+    def psql(
+        self,
+        sql: str,
+        database: str | None = None,
+        user: str | None = None,
+        password: str | None = None,
+    ) -> str:
         """Run SQL (ON_ERROR_STOP) as the superuser or `user`; tuples only; raises on error."""
         env = clean_environ() | self.env()
         if user is not None:
             env["PGUSER"] = user
             env["PGPASSWORD"] = password or ""
         result = subprocess.run(
-            [str(self.bin_dir / "psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
-             "-d", database or self.db_name],
-            input=sql, env=env, capture_output=True, text=True, timeout=60, check=False,
+            [
+                str(self.bin_dir / "psql"),
+                "-X",
+                "-q",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                database or self.db_name,
+            ],
+            input=sql,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         if result.returncode != 0:
             raise RuntimeError(f"psql failed: {result.stderr.strip()}")
@@ -273,9 +291,19 @@ class PostgresServer:
 
     def stop(self) -> None:
         subprocess.run(
-            [*as_user(self.os_user), str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir),
-             "-m", "immediate", "-w", "stop"],
-            check=False, capture_output=True, timeout=60,
+            [
+                *as_user(self.os_user),
+                str(self.bin_dir / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+            check=False,
+            capture_output=True,
+            timeout=60,
         )
         shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
@@ -308,10 +336,25 @@ def start_postgresql(bin_dir: Path, db_password: str) -> PostgresServer:
     port = free_port()
     run_as = as_user(os_user)
     subprocess.run(
-        [*run_as, str(bin_dir / "initdb"), "-D", str(data_dir), "-U", "postgres",
-         f"--pwfile={pwfile}", "--auth-local=trust", "--auth-host=scram-sha-256",
-         "-E", "UTF8", "--locale=C", "--no-sync"],
-        check=True, capture_output=True, text=True, timeout=120,
+        [
+            *run_as,
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data_dir),
+            "-U",
+            "postgres",
+            f"--pwfile={pwfile}",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     pwfile.unlink()
     options = (
@@ -319,13 +362,34 @@ def start_postgresql(bin_dir: Path, db_password: str) -> PostgresServer:
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     )
     subprocess.run(
-        [*run_as, str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-l", str(base / "postgresql.log"),
-         "-o", options, "-w", "-t", "60", "start"],
-        check=True, capture_output=True, text=True, timeout=90,
+        [
+            *run_as,
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data_dir),
+            "-l",
+            str(base / "postgresql.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=90,
     )
     return PostgresServer(
-        host="127.0.0.1", port=port, socket_dir=socket_dir, data_dir=data_dir, bin_dir=bin_dir,
-        superuser="postgres", superuser_password=superuser_password, os_user=os_user,
+        host="127.0.0.1",
+        port=port,
+        socket_dir=socket_dir,
+        data_dir=data_dir,
+        bin_dir=bin_dir,
+        superuser="postgres",
+        superuser_password=superuser_password,
+        os_user=os_user,
         db_password=db_password,
     )
 
@@ -334,11 +398,13 @@ def prepare_litellm_database(server: PostgresServer, scripts: Scripts) -> None:
     """What NixOS's ensureDatabases/ensureUsers (ensureDBOwnership) create, without a password,
     then litellm-postgresql-password.service with the secrets file as its EnvironmentFile."""
     server.psql(f'CREATE ROLE "{server.db_user}" LOGIN;', database="postgres")
-    server.psql(f'CREATE DATABASE "{server.db_name}" OWNER "{server.db_user}";',
-                database="postgres")
+    server.psql(
+        f'CREATE DATABASE "{server.db_name}" OWNER "{server.db_user}";', database="postgres"
+    )
     result = scripts.run(
         "litellm-postgresql-password",
-        env=server.env("postgres") | {
+        env=server.env("postgres")
+        | {
             "DATABASE_PASSWORD": server.db_password,
             "LITELLM_DB_USER": server.db_user,
         },
@@ -365,15 +431,22 @@ class RedisServer:
 
     def env(self) -> dict[str, str]:
         """What the backup and restore scripts read."""
-        return {"REDIS_HOST": self.host, "REDIS_PORT": str(self.port),
-                "REDIS_PASSWORD": self.password}
+        return {
+            "REDIS_HOST": self.host,
+            "REDIS_PORT": str(self.port),
+            "REDIS_PASSWORD": self.password,
+        }
 
     def cli(self, *args: str, db: int = 0, input: str | None = None) -> str:
         """redis-cli with the password in REDISCLI_AUTH; raises on an error reply."""
         result = subprocess.run(
             ["redis-cli", "-h", self.host, "-p", str(self.port), "-n", str(db), *args],
             env=clean_environ() | {"REDISCLI_AUTH": self.password},
-            input=input, capture_output=True, text=True, timeout=60, check=False,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         out = result.stdout.rstrip("\n")
         if result.returncode != 0 or out.startswith(("ERR", "WRONGPASS", "NOAUTH")):
@@ -389,41 +462,47 @@ class RedisServer:
     def restart(self) -> RedisServer:
         """Stop (SIGTERM) and start again on the same data directory and port."""
         stop_process(self.process)
-        return start_redis(self.data_dir, self.password, port=self.port,
-                           appendonly=self.appendonly)
+        return start_redis(self.data_dir, self.password, port=self.port, appendonly=self.appendonly)
 
     def stop(self) -> None:
         stop_process(self.process)
 
 
-def start_redis(data_dir: Path, password: str, port: int | None = None,
-                appendonly: bool = True) -> RedisServer:
+def start_redis(
+    data_dir: Path, password: str, port: int | None = None, appendonly: bool = True
+) -> RedisServer:
     """redis-server configured like the module's redis-litellm, on loopback."""
     data_dir.mkdir(parents=True, exist_ok=True)
     data_dir.chmod(0o700)
     port = port or free_port()
     conf = data_dir / "redis.conf"
     conf.write_text(
-        "\n".join([
-            "bind 127.0.0.1",
-            f"port {port}",
-            f"dir {data_dir}",
-            "daemonize no",
-            f"logfile {data_dir / 'redis.log'}",
-            f"appendonly {'yes' if appendonly else 'no'}",
-            "appendfsync everysec",
-            "save 900 1 300 10 60 10000",
-            "maxmemory 512mb",
-            "maxmemory-policy allkeys-lru",
-            f"requirepass {password}",
-            # Timing only: `redis-cli --rdb` would otherwise wait 5 s for more replicas.
-            "repl-diskless-sync-delay 0",
-            "",
-        ])
+        "\n".join(
+            [
+                "bind 127.0.0.1",
+                f"port {port}",
+                f"dir {data_dir}",
+                "daemonize no",
+                f"logfile {data_dir / 'redis.log'}",
+                f"appendonly {'yes' if appendonly else 'no'}",
+                "appendfsync everysec",
+                "save 900 1 300 10 60 10000",
+                "maxmemory 512mb",
+                "maxmemory-policy allkeys-lru",
+                f"requirepass {password}",
+                # Timing only: `redis-cli --rdb` would otherwise wait 5 s for more replicas.
+                "repl-diskless-sync-delay 0",
+                "",
+            ]
+        )
     )
     conf.chmod(0o600)
-    process = subprocess.Popen(["redis-server", str(conf)], start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        ["redis-server", str(conf)],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     server = RedisServer("127.0.0.1", port, password, data_dir, appendonly, process)
 
     def ready() -> bool:
@@ -472,7 +551,10 @@ def container_environment(redis_host: str, redis_port: int) -> dict[str, str]:
     )
     result = subprocess.run(
         [nix_instantiate, "--eval", "--strict", "--json", "-E", expr],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     if result.returncode != 0:
         raise RuntimeError(f"evaluating {ENVIRONMENT_NIX} failed: {result.stderr.strip()}")
@@ -531,8 +613,9 @@ def litellm_bin() -> Path:
     return path
 
 
-def start_litellm(workdir: Path, upstream_base_url: str, redis: RedisServer,
-                  secrets: StackSecrets) -> LiteLLMProxy:
+def start_litellm(
+    workdir: Path, upstream_base_url: str, redis: RedisServer, secrets: StackSecrets
+) -> LiteLLMProxy:
     """The real proxy with the module's base configuration, the container's environment and
     secrets file, and the real Redis. No DATABASE_*: without a database LiteLLM needs no Prisma
     engines, which cannot be downloaded on these machines (the NixOS VM tests cover it)."""
@@ -554,23 +637,46 @@ def start_litellm(workdir: Path, upstream_base_url: str, redis: RedisServer,
         "LANG": "C.UTF-8",
         **environment,
         # The container's environment files: the secrets file, then the provider keys.
-        **{k: v for k, v in parse_env_file(secrets.env_file).items()
-           if not k.startswith("DATABASE_")},
+        **{
+            k: v
+            for k, v in parse_env_file(secrets.env_file).items()
+            if not k.startswith("DATABASE_")
+        },
         **parse_env_file(provider_env_file),
     }
     port = free_port()
     log_file = workdir / "litellm.log"
     with log_file.open("wb") as log:
         process = subprocess.Popen(
-            [str(litellm_bin()), "--config", str(config_file), "--host", "127.0.0.1",
-             "--port", str(port), "--num_workers", "1"],
-            cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                str(litellm_bin()),
+                "--config",
+                str(config_file),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--num_workers",
+                "1",
+            ],
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     proxy = LiteLLMProxy(
-        url=f"http://127.0.0.1:{port}", host="127.0.0.1", port=port,
-        master_key=secrets.master_key, model=MODEL_NAME, config_file=config_file,
-        env_file=secrets.env_file, provider_env_file=provider_env_file,
-        environment=environment, log_file=log_file, process=process,
+        url=f"http://127.0.0.1:{port}",
+        host="127.0.0.1",
+        port=port,
+        master_key=secrets.master_key,
+        model=MODEL_NAME,
+        config_file=config_file,
+        env_file=secrets.env_file,
+        provider_env_file=provider_env_file,
+        environment=environment,
+        log_file=log_file,
+        process=process,
     )
 
     def alive() -> bool:

@@ -127,8 +127,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0].rstrip("/")
         body = self._read_json()
         if body is None:
-            self._error(HTTPStatus.BAD_REQUEST, "body is not a JSON object",
-                        "invalid_request_error")
+            self._error(
+                HTTPStatus.BAD_REQUEST, "body is not a JSON object", "invalid_request_error"
+            )
             return
         if path == "/_control":
             self.server.upstream.apply_control(body)

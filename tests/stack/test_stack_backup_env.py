@@ -11,8 +11,9 @@ from pathlib import Path
 from stacklib import Scripts, make_backup_dirs
 
 
-def run_backup_env(scripts: Scripts, backup_dir: Path, root: Path, env_file: Path,
-                   config_file: Path):
+def run_backup_env(
+    scripts: Scripts, backup_dir: Path, root: Path, env_file: Path, config_file: Path
+):
     return scripts.run(
         "litellm-backup-env",
         env={
@@ -38,8 +39,9 @@ def test_archive_is_private_and_holds_exactly_env_and_config(scripts, stack_secr
     stamp = time.time() - 40 * 86400
     os.utime(old, (stamp, stamp))
 
-    result = run_backup_env(scripts, dirs.litellm_env, dirs.root, stack_secrets.env_file,
-                            config_link)
+    result = run_backup_env(
+        scripts, dirs.litellm_env, dirs.root, stack_secrets.env_file, config_link
+    )
     assert result.returncode == 0, result.stderr
 
     archives = sorted(dirs.litellm_env.iterdir())
@@ -62,8 +64,9 @@ def test_archive_is_private_and_holds_exactly_env_and_config(scripts, stack_secr
 
 def test_missing_config_fails_without_leaving_a_file(scripts, stack_secrets, tmp_path):
     dirs = make_backup_dirs(tmp_path / "backup")
-    result = run_backup_env(scripts, dirs.litellm_env, dirs.root, stack_secrets.env_file,
-                            tmp_path / "nope.yaml")
+    result = run_backup_env(
+        scripts, dirs.litellm_env, dirs.root, stack_secrets.env_file, tmp_path / "nope.yaml"
+    )
     assert result.returncode == 1
     assert result.stderr.strip() == (
         f"litellm-backup-env: cannot read the LiteLLM configuration {tmp_path / 'nope.yaml'}"

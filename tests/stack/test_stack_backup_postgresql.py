@@ -56,8 +56,9 @@ def snapshot(server: PostgresServer) -> str:
 
 
 def empty_database(server: PostgresServer) -> None:
-    server.psql("DROP TABLE stack_spend, stack_keys;", user=server.db_user,
-                password=server.db_password)
+    server.psql(
+        "DROP TABLE stack_spend, stack_keys;", user=server.db_user, password=server.db_password
+    )
 
 
 def table_names(server: PostgresServer) -> list[str]:
@@ -109,8 +110,9 @@ def dump(scripts: Scripts, postgresql_server: PostgresServer, dirs: BackupDirs) 
 @pytest.fixture
 def seeded(postgresql_server: PostgresServer, dump: Path) -> str:
     """Fresh seed before each test; returns the snapshot the dump holds."""
-    postgresql_server.psql(SEED_SQL, user=postgresql_server.db_user,
-                           password=postgresql_server.db_password)
+    postgresql_server.psql(
+        SEED_SQL, user=postgresql_server.db_user, password=postgresql_server.db_password
+    )
     return snapshot(postgresql_server)
 
 
@@ -121,7 +123,9 @@ def test_backup_file_is_a_private_custom_format_dump(dump: Path, postgresql_serv
     assert dump.read_bytes()[:5] == b"PGDMP"
     listing = subprocess.run(
         [str(postgresql_server.bin_dir / "pg_restore"), "--list", str(dump)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "TABLE public stack_spend" in listing
 
@@ -133,8 +137,9 @@ def test_restore_into_emptied_database_gives_the_same_rows(
     empty_database(server)
     assert "stack_keys" not in table_names(server)
 
-    result = scripts.run("litellm-restore", "--postgresql", "latest", "--confirm",
-                         env=restore_env(server, dirs))
+    result = scripts.run(
+        "litellm-restore", "--postgresql", "latest", "--confirm", env=restore_env(server, dirs)
+    )
     assert result.returncode == 0, result.stderr
     assert "restored PostgreSQL database litellm from" in result.stdout
     assert snapshot(server) == seeded
@@ -142,10 +147,14 @@ def test_restore_into_emptied_database_gives_the_same_rows(
 
 def test_restore_replaces_changed_content(scripts, postgresql_server, dirs, dump, seeded):
     server = postgresql_server
-    server.psql("DELETE FROM stack_spend WHERE id % 2 = 0; UPDATE stack_keys SET alias = 'x';",
-                user=server.db_user, password=server.db_password)
-    result = scripts.run("litellm-restore", "--postgresql", str(dump), "--confirm",
-                         env=restore_env(server, dirs))
+    server.psql(
+        "DELETE FROM stack_spend WHERE id % 2 = 0; UPDATE stack_keys SET alias = 'x';",
+        user=server.db_user,
+        password=server.db_password,
+    )
+    result = scripts.run(
+        "litellm-restore", "--postgresql", str(dump), "--confirm", env=restore_env(server, dirs)
+    )
     assert result.returncode == 0, result.stderr
     assert snapshot(server) == seeded
 
@@ -153,8 +162,7 @@ def test_restore_replaces_changed_content(scripts, postgresql_server, dirs, dump
 def test_restore_refuses_without_confirm(scripts, postgresql_server, dirs, seeded):
     server = postgresql_server
     empty_database(server)
-    result = scripts.run("litellm-restore", "--postgresql", "latest",
-                         env=restore_env(server, dirs))
+    result = scripts.run("litellm-restore", "--postgresql", "latest", env=restore_env(server, dirs))
     assert result.returncode == 2
     assert "refusing to restore without --confirm" in result.stderr
     assert "replace the content of PostgreSQL database litellm" in result.stderr
@@ -162,8 +170,13 @@ def test_restore_refuses_without_confirm(scripts, postgresql_server, dirs, seede
 
 
 def _failed_restore_leaves_database(scripts, server, dirs, dump_file: Path, before: str):
-    result = scripts.run("litellm-restore", "--postgresql", str(dump_file), "--confirm",
-                         env=restore_env(server, dirs))
+    result = scripts.run(
+        "litellm-restore",
+        "--postgresql",
+        str(dump_file),
+        "--confirm",
+        env=restore_env(server, dirs),
+    )
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.startswith("litellm-restore:")]
     assert lines, result.stderr
@@ -176,8 +189,11 @@ def test_corrupt_dump_fails_clearly_and_database_is_unchanged(
     scripts, postgresql_server, dirs, seeded, tmp_path
 ):
     server = postgresql_server
-    server.psql("INSERT INTO stack_keys(token, alias) VALUES ('extra', 'after the dump');",
-                user=server.db_user, password=server.db_password)
+    server.psql(
+        "INSERT INTO stack_keys(token, alias) VALUES ('extra', 'after the dump');",
+        user=server.db_user,
+        password=server.db_password,
+    )
     before = snapshot(server)
     garbage = tmp_path / "litellm-20260101T020000Z.dump"
     garbage.write_bytes(os.urandom(4096))
@@ -189,8 +205,11 @@ def test_corrupt_dump_fails_clearly_and_database_is_unchanged(
 def test_truncated_dump_is_rolled_back(scripts, postgresql_server, dirs, dump, seeded, tmp_path):
     """The table of contents reads fine, the data does not: the transaction must roll back."""
     server = postgresql_server
-    server.psql("INSERT INTO stack_keys(token, alias) VALUES ('extra', 'after the dump');",
-                user=server.db_user, password=server.db_password)
+    server.psql(
+        "INSERT INTO stack_keys(token, alias) VALUES ('extra', 'after the dump');",
+        user=server.db_user,
+        password=server.db_password,
+    )
     before = snapshot(server)
     truncated = tmp_path / "truncated.dump"
     data = dump.read_bytes()
@@ -203,14 +222,16 @@ def test_missing_dump_fails_clearly(scripts, postgresql_server, dirs, seeded, tm
     server = postgresql_server
     before = snapshot(server)
     missing = tmp_path / "nope.dump"
-    result = scripts.run("litellm-restore", "--postgresql", str(missing), "--confirm",
-                         env=restore_env(server, dirs))
+    result = scripts.run(
+        "litellm-restore", "--postgresql", str(missing), "--confirm", env=restore_env(server, dirs)
+    )
     assert result.returncode == 1
     assert result.stderr.strip() == f"litellm-restore: PostgreSQL dump {missing} does not exist"
 
     empty = make_backup_dirs(tmp_path / "empty")
-    result = scripts.run("litellm-restore", "--postgresql", "latest", "--confirm",
-                         env=restore_env(server, empty))
+    result = scripts.run(
+        "litellm-restore", "--postgresql", "latest", "--confirm", env=restore_env(server, empty)
+    )
     assert result.returncode == 1
     assert "no backup matching litellm-" in result.stderr
     assert snapshot(server) == before
@@ -232,8 +253,13 @@ def test_external_server_uses_the_litellm_role_and_its_password(
     from the secrets file (DATABASE_PASSWORD), never from PGPASSWORD in a unit."""
     server = postgresql_server
     dirs = make_backup_dirs(tmp_path / "backup")
-    as_role = {"PGHOST": server.host, "PGPORT": str(server.port), "PGUSER": server.db_user,
-               "LITELLM_DB_NAME": server.db_name, "BACKUP_ROOT": str(dirs.root)}
+    as_role = {
+        "PGHOST": server.host,
+        "PGPORT": str(server.port),
+        "PGUSER": server.db_user,
+        "LITELLM_DB_NAME": server.db_name,
+        "BACKUP_ROOT": str(dirs.root),
+    }
     backup = scripts.run(
         "litellm-backup-postgresql",
         env=as_role | {"BACKUP_DIR": str(dirs.postgresql), "DATABASE_PASSWORD": server.db_password},
@@ -244,9 +270,16 @@ def test_external_server_uses_the_litellm_role_and_its_password(
     env_file = tmp_path / "litellm.env"
     env_file.write_text(f"DATABASE_PASSWORD={server.db_password}\n")
     restore = scripts.run(
-        "litellm-restore", "--postgresql", "latest", "--confirm",
-        env=as_role | {"LITELLM_ENV_FILE": str(env_file), "LITELLM_PG_RUNAS": "",
-                       "LITELLM_MANAGE_SERVICE": "0"},
+        "litellm-restore",
+        "--postgresql",
+        "latest",
+        "--confirm",
+        env=as_role
+        | {
+            "LITELLM_ENV_FILE": str(env_file),
+            "LITELLM_PG_RUNAS": "",
+            "LITELLM_MANAGE_SERVICE": "0",
+        },
     )
     assert restore.returncode == 0, restore.stderr
     assert snapshot(server) == seeded

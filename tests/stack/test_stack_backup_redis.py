@@ -107,8 +107,9 @@ def test_snapshot_restores_into_a_fresh_server_with_the_same_keys(
     target.cli("SET", "stale", "must go")
     target.cli("SET", "plain", "overwritten")
 
-    result = scripts.run("litellm-restore", "--redis", "latest", "--confirm",
-                         env=restore_env(target, dirs))
+    result = scripts.run(
+        "litellm-restore", "--redis", "latest", "--confirm", env=restore_env(target, dirs)
+    )
     assert result.returncode == 0, result.stderr
     assert f"restored {CACHE_KEYS + 8} Redis key(s) from {snapshot_file}" in result.stdout
     assert content(target) == expected
@@ -150,8 +151,9 @@ def test_backup_with_wrong_password_fails_without_a_file(scripts, source, tmp_pa
 def test_restore_refuses_without_confirm(scripts, snapshot_file, dirs, redis_factory):
     target = redis_factory()
     target.cli("SET", "keep", "me")
-    result = scripts.run("litellm-restore", "--redis", str(snapshot_file),
-                         env=restore_env(target, dirs))
+    result = scripts.run(
+        "litellm-restore", "--redis", str(snapshot_file), env=restore_env(target, dirs)
+    )
     assert result.returncode == 2
     assert f"delete every key of Redis at {target.host}:{target.port}" in result.stderr
     assert target.cli("DBSIZE") == "1"
@@ -166,8 +168,9 @@ def test_damaged_snapshot_fails_and_leaves_redis_unchanged(
     bad = tmp_path / "redis-20260101T023000Z.rdb"
     data = snapshot_file.read_bytes()
     bad.write_bytes(b"not an rdb" * 10 if damage == "garbage" else data[: len(data) // 2])
-    result = scripts.run("litellm-restore", "--redis", str(bad), "--confirm",
-                         env=restore_env(target, dirs))
+    result = scripts.run(
+        "litellm-restore", "--redis", str(bad), "--confirm", env=restore_env(target, dirs)
+    )
     assert result.returncode == 1
     message = result.stderr.strip().splitlines()[-1]
     assert message.startswith(f"litellm-restore: {bad} is ")

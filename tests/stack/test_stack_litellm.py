@@ -88,8 +88,9 @@ def test_chat_completion_refuses_missing_and_wrong_keys(client, litellm_proxy, h
     assert response.status_code == 401, MISSING_KEY_HINT + response.text
     assert_clean_error(response, {401})
     for key in WRONG_KEYS:
-        response = client.post("/chat/completions", json=body,
-                               headers={"Authorization": f"Bearer {key}"})
+        response = client.post(
+            "/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
+        )
         assert_clean_error(response, {400, 401})
     assert healthy_upstream.completions_served == before
 
@@ -135,8 +136,11 @@ def test_completion_returns_the_upstream_answer_then_comes_from_redis(
     assert healthy_upstream.completions_served == served_before + 1  # served from the cache
 
     # A different question goes to the upstream again.
-    third = client.post("/chat/completions", json=chat_body(litellm_proxy, unique("other")),
-                        headers=litellm_proxy.headers())
+    third = client.post(
+        "/chat/completions",
+        json=chat_body(litellm_proxy, unique("other")),
+        headers=litellm_proxy.headers(),
+    )
     assert third.status_code == 200, third.text
     assert healthy_upstream.completions_served == served_before + 2
 
@@ -146,8 +150,11 @@ def test_upstream_failure_is_a_clean_error_and_service_resumes(
 ):
     healthy_upstream.set_failing(True, status=500)
     failed_before = healthy_upstream.requests_failed
-    response = client.post("/chat/completions", json=chat_body(litellm_proxy, unique("fail")),
-                           headers=litellm_proxy.headers())
+    response = client.post(
+        "/chat/completions",
+        json=chat_body(litellm_proxy, unique("fail")),
+        headers=litellm_proxy.headers(),
+    )
     error = assert_clean_error(response, {500, 502, 503})
     assert "fake upstream was told to fail" in error["message"]
     assert healthy_upstream.requests_failed > failed_before  # it did reach the upstream
@@ -156,8 +163,11 @@ def test_upstream_failure_is_a_clean_error_and_service_resumes(
     text = unique("back")
     deadline = time.monotonic() + 60
     while True:
-        response = client.post("/chat/completions", json=chat_body(litellm_proxy, text),
-                               headers=litellm_proxy.headers())
+        response = client.post(
+            "/chat/completions",
+            json=chat_body(litellm_proxy, text),
+            headers=litellm_proxy.headers(),
+        )
         if response.status_code == 200 or time.monotonic() > deadline:
             break
         time.sleep(1)
@@ -168,8 +178,12 @@ def test_upstream_failure_is_a_clean_error_and_service_resumes(
 def test_streaming_completion(client, litellm_proxy, healthy_upstream):
     text = unique("stream")
     pieces = []
-    with client.stream("POST", "/chat/completions", headers=litellm_proxy.headers(),
-                       json=chat_body(litellm_proxy, text, stream=True)) as response:
+    with client.stream(
+        "POST",
+        "/chat/completions",
+        headers=litellm_proxy.headers(),
+        json=chat_body(litellm_proxy, text, stream=True),
+    ) as response:
         assert response.status_code == 200
         for line in response.iter_lines():
             if line.startswith("data: ") and line != "data: [DONE]":
@@ -226,4 +240,3 @@ def test_container_environment_is_the_modules_and_holds_no_secret(
     for value in stack_secrets.values.values():
         if value != "admin":
             assert value not in env.values()
-

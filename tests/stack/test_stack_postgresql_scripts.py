@@ -52,8 +52,9 @@ def test_password_script_errors(scripts: Scripts, postgresql_server):
 
 
 def guard(scripts: Scripts, data_dir: Path, major: str):
-    return scripts.run("litellm-postgresql-guard",
-                       env={"PG_DATA_DIR": str(data_dir), "PG_MAJOR": major})
+    return scripts.run(
+        "litellm-postgresql-guard", env={"PG_DATA_DIR": str(data_dir), "PG_MAJOR": major}
+    )
 
 
 def test_guard_refuses_a_major_change_that_would_start_empty(scripts, tmp_path):

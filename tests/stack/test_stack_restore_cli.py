@@ -36,10 +36,15 @@ def test_refuses_without_confirm_and_names_both_backups(
     dirs = make_backup_dirs(tmp_path / "backup")
     source = redis_factory()
     source.cli("SET", "k", "v")
-    env = postgresql_server.env() | source.env() | dirs.env() | {
-        "BACKUP_DIR": str(dirs.postgresql),
-        "LITELLM_DB_NAME": postgresql_server.db_name,
-    }
+    env = (
+        postgresql_server.env()
+        | source.env()
+        | dirs.env()
+        | {
+            "BACKUP_DIR": str(dirs.postgresql),
+            "LITELLM_DB_NAME": postgresql_server.db_name,
+        }
+    )
     assert scripts.run("litellm-backup-postgresql", env=env).returncode == 0
     env["BACKUP_DIR"] = str(dirs.redis)
     assert scripts.run("litellm-backup-redis", env=env).returncode == 0
@@ -84,10 +89,14 @@ def test_service_is_stopped_and_started_around_the_restore(
     assert scripts.run("litellm-backup-redis", env=env).returncode == 0
 
     bin_dir, calls = fake_systemctl(tmp_path, active)
-    env = source.env() | dirs.env() | {
-        "PATH": f"{bin_dir}:{scripts.env()['PATH']}",
-        "LITELLM_MANAGE_SERVICE": "1",
-    }
+    env = (
+        source.env()
+        | dirs.env()
+        | {
+            "PATH": f"{bin_dir}:{scripts.env()['PATH']}",
+            "LITELLM_MANAGE_SERVICE": "1",
+        }
+    )
     result = scripts.run("litellm-restore", "--redis", "latest", "--confirm", env=env)
     assert result.returncode == 0, result.stderr
     recorded = calls.read_text().splitlines()
@@ -113,10 +122,14 @@ def test_service_is_started_again_after_a_failed_restore(scripts, tmp_path, redi
     check = bin_dir / "redis-check-rdb"
     check.write_text("#!/usr/bin/env bash\nexit 0\n")
     check.chmod(0o755)
-    env = target.env() | dirs.env() | {
-        "PATH": f"{bin_dir}:{scripts.env()['PATH']}",
-        "LITELLM_MANAGE_SERVICE": "1",
-    }
+    env = (
+        target.env()
+        | dirs.env()
+        | {
+            "PATH": f"{bin_dir}:{scripts.env()['PATH']}",
+            "LITELLM_MANAGE_SERVICE": "1",
+        }
+    )
     result = scripts.run("litellm-restore", "--redis", "latest", "--confirm", env=env)
     assert result.returncode == 1
     assert "the temporary Redis server could not load" in result.stderr
@@ -134,16 +147,25 @@ def test_restore_of_both_checks_redis_before_touching_the_database(
 ):
     server = postgresql_server
     dirs = make_backup_dirs(tmp_path / "backup")
-    server.psql("DROP TABLE IF EXISTS cli_marker; CREATE TABLE cli_marker(v int);"
-                "INSERT INTO cli_marker VALUES (1);",
-                user=server.db_user, password=server.db_password)
+    server.psql(
+        "DROP TABLE IF EXISTS cli_marker; CREATE TABLE cli_marker(v int);"
+        "INSERT INTO cli_marker VALUES (1);",
+        user=server.db_user,
+        password=server.db_password,
+    )
     redis = redis_factory()
     redis.cli("SET", "marker", "1")
     env = server.env() | redis.env() | dirs.env() | {"LITELLM_DB_NAME": server.db_name}
-    assert scripts.run("litellm-backup-postgresql",
-                       env=env | {"BACKUP_DIR": str(dirs.postgresql)}).returncode == 0
-    assert scripts.run("litellm-backup-redis",
-                       env=env | {"BACKUP_DIR": str(dirs.redis)}).returncode == 0
+    assert (
+        scripts.run(
+            "litellm-backup-postgresql", env=env | {"BACKUP_DIR": str(dirs.postgresql)}
+        ).returncode
+        == 0
+    )
+    assert (
+        scripts.run("litellm-backup-redis", env=env | {"BACKUP_DIR": str(dirs.redis)}).returncode
+        == 0
+    )
     server.psql("UPDATE cli_marker SET v = 2;", user=server.db_user, password=server.db_password)
     redis.cli("SET", "marker", "2")
     env |= {"LITELLM_PG_RUNAS": "", "LITELLM_MANAGE_SERVICE": "0"}

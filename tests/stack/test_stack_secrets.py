@@ -75,13 +75,21 @@ def test_two_files_get_different_secrets(scripts, tmp_path):
 def test_second_run_changes_nothing(scripts, paths):
     env_file, pass_file = paths
     assert run_secrets(scripts, env_file, pass_file).returncode == 0
-    before = (env_file.read_bytes(), pass_file.read_bytes(),
-              env_file.stat().st_mtime_ns, pass_file.stat().st_mtime_ns)
+    before = (
+        env_file.read_bytes(),
+        pass_file.read_bytes(),
+        env_file.stat().st_mtime_ns,
+        pass_file.stat().st_mtime_ns,
+    )
 
     result = run_secrets(scripts, env_file, pass_file)
     assert result.returncode == 0, result.stderr
-    after = (env_file.read_bytes(), pass_file.read_bytes(),
-             env_file.stat().st_mtime_ns, pass_file.stat().st_mtime_ns)
+    after = (
+        env_file.read_bytes(),
+        pass_file.read_bytes(),
+        env_file.stat().st_mtime_ns,
+        pass_file.stat().st_mtime_ns,
+    )
     assert after == before
     assert "nothing changed" in result.stdout
 
@@ -127,9 +135,13 @@ def test_existing_server_passwords_are_taken_from_source_files(scripts, paths, t
     redis_source = tmp_path / "redis.pass"
     db_source.write_text("external-db-password\n")
     redis_source.write_text("external-redis-password")
-    result = run_secrets(scripts, env_file, pass_file,
-                         LITELLM_DB_PASSWORD_SOURCE=str(db_source),
-                         LITELLM_REDIS_PASSWORD_SOURCE=str(redis_source))
+    result = run_secrets(
+        scripts,
+        env_file,
+        pass_file,
+        LITELLM_DB_PASSWORD_SOURCE=str(db_source),
+        LITELLM_REDIS_PASSWORD_SOURCE=str(redis_source),
+    )
     assert result.returncode == 0, result.stderr
     values = parse_env_file(env_file)
     assert values["DATABASE_PASSWORD"] == "external-db-password"
@@ -140,8 +152,7 @@ def test_existing_server_passwords_are_taken_from_source_files(scripts, paths, t
     # A changed source never overwrites the variable; it only warns, without values.
     db_source.write_text("rotated-db-password\n")
     before = env_file.read_bytes()
-    result = run_secrets(scripts, env_file, pass_file,
-                         LITELLM_DB_PASSWORD_SOURCE=str(db_source))
+    result = run_secrets(scripts, env_file, pass_file, LITELLM_DB_PASSWORD_SOURCE=str(db_source))
     assert result.returncode == 0, result.stderr
     assert env_file.read_bytes() == before
     assert "differs" in result.stderr
@@ -150,8 +161,9 @@ def test_existing_server_passwords_are_taken_from_source_files(scripts, paths, t
 
 def test_unreadable_source_is_one_clear_error(scripts, paths, tmp_path):
     env_file, pass_file = paths
-    result = run_secrets(scripts, env_file, pass_file,
-                         LITELLM_DB_PASSWORD_SOURCE=str(tmp_path / "nope"))
+    result = run_secrets(
+        scripts, env_file, pass_file, LITELLM_DB_PASSWORD_SOURCE=str(tmp_path / "nope")
+    )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"litellm-secrets: cannot read password source file {tmp_path / 'nope'}"

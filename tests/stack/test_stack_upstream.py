@@ -18,9 +18,19 @@ def server():
 
 
 def chat(server: FakeUpstream, text: str, path: str = "/v1/chat/completions", **kw):
-    return httpx.post(f"{server.url}{path}", json={"model": MODEL_ID, "messages": [
-        {"role": "system", "content": "be brief"}, {"role": "user", "content": text}]},
-        headers={"Authorization": f"Bearer {KEY}"}, timeout=10, **kw)
+    return httpx.post(
+        f"{server.url}{path}",
+        json={
+            "model": MODEL_ID,
+            "messages": [
+                {"role": "system", "content": "be brief"},
+                {"role": "user", "content": text},
+            ],
+        },
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=10,
+        **kw,
+    )
 
 
 def test_routes_and_counter(server):
@@ -53,15 +63,26 @@ def test_control_endpoint_switches_failure_and_delay(server):
     assert chat(server, "slow").status_code == 200
     assert time.monotonic() - started >= 0.4
     state = httpx.get(f"{server.url}/_control").json()
-    assert state == {"completions_served": 1, "requests_failed": 1, "delay": 0.4,
-                     "fail": False, "fail_status": 500}
+    assert state == {
+        "completions_served": 1,
+        "requests_failed": 1,
+        "delay": 0.4,
+        "fail": False,
+        "fail_status": 500,
+    }
 
 
 def test_streaming(server):
-    with httpx.stream("POST", f"{server.base_url}/chat/completions",
-                      json={"model": MODEL_ID, "stream": True,
-                            "messages": [{"role": "user", "content": "stream me"}]},
-                      headers={"Authorization": f"Bearer {KEY}"}) as response:
+    with httpx.stream(
+        "POST",
+        f"{server.base_url}/chat/completions",
+        json={
+            "model": MODEL_ID,
+            "stream": True,
+            "messages": [{"role": "user", "content": "stream me"}],
+        },
+        headers={"Authorization": f"Bearer {KEY}"},
+    ) as response:
         lines = [line for line in response.iter_lines() if line.startswith("data: ")]
     assert lines[-1] == "data: [DONE]"
     assert server.completions_served == 1
