@@ -4,11 +4,24 @@
 {
   lib,
   python3Packages,
+  linkFarm,
   nix,
   git,
   openssh,
   nixos-rebuild-ng,
 }:
+let
+  # deploy runs `nixos-rebuild ... --sudo`. The nixos-rebuild-ng package
+  # installs itself as `nixos-rebuild-ng`, and the legacy nixos-rebuild of
+  # older NixOS has no --sudo, so the tool brings nixos-rebuild-ng under the
+  # name it calls.
+  nixos-rebuild = linkFarm "nixos-rebuild-ng-as-nixos-rebuild" [
+    {
+      name = "bin/nixos-rebuild";
+      path = lib.getExe nixos-rebuild-ng;
+    }
+  ];
+in
 python3Packages.buildPythonApplication {
   pname = "tappaas-litellm";
   version = "0.1.0";
@@ -37,7 +50,7 @@ python3Packages.buildPythonApplication {
     "PATH"
     ":"
     (lib.makeBinPath [
-      nixos-rebuild-ng
+      nixos-rebuild
       git
       openssh
     ])

@@ -1,8 +1,8 @@
 # What every TAPPaaS NixOS VM on Proxmox has: guest agent, serial console,
 # NetworkManager, cloud-init without networking, the `tappaas` admin user
 # with SSH keys only, a firewall with only SSH open, flakes for remote
-# deploys, weekly garbage collection, and file systems found by label (no
-# hardware-configuration.nix).
+# deploys, weekly garbage collection, file systems found by label and
+# systemd-boot on the EFI system partition (no hardware-configuration.nix).
 {
   config,
   lib,
@@ -42,19 +42,31 @@ in
       "console=ttyS0,115200"
     ];
 
-    # The disk of a TAPPaaS NixOS template: one ext4 file system labelled
-    # "nixos" on the first virtio disk, grown to the disk's size at boot.
+    # The disk of the TAPPaaS NixOS template (VM 8080, nixpkgs' qemu-efi
+    # image, booted by OVMF): an ext4 file system labelled "nixos", grown to
+    # the disk's size at boot, and the EFI system partition labelled "ESP".
     fileSystems."/" = {
       device = "/dev/disk/by-label/nixos";
       fsType = "ext4";
       autoResize = true;
     };
+    fileSystems."/boot" = {
+      device = "/dev/disk/by-label/ESP";
+      fsType = "vfat";
+      options = [
+        "fmask=0077"
+        "dmask=0077"
+      ];
+    };
     boot.growPartition = true;
-    # The template's boot loader stays where it is: GRUB writes its menu on
-    # every switch but is not reinstalled, so the disk's name (sda on
-    # virtio-scsi, vda on virtio-blk) does not matter. Weaker than
-    # lib.mkDefault, so an image builder's own choice wins.
-    boot.loader.grub.device = lib.mkOverride 1400 "nodev";
+    # The template boots with systemd-boot from the ESP. Every switch must
+    # write its entry there: otherwise a reboot starts the template's old
+    # generation instead of the deployed one (and, once the garbage collector
+    # removed that generation, nothing at all).
+    boot.loader.systemd-boot.enable = lib.mkDefault true;
+    # Kernels and initrds are copied to the ESP (256 MiB in the template's
+    # image); a bounded menu keeps it from filling up.
+    boot.loader.systemd-boot.configurationLimit = lib.mkDefault 10;
 
     # One ethernet profile for whatever NIC the VM gets (matched by type, not
     # by name); addresses come from DHCP / router advertisements.
@@ -82,7 +94,14 @@ in
       # Forced: an image builder that turns cloud-init networking on
       # (systemd-networkd) would fight NetworkManager over the interface.
       network.enable = lib.mkForce false;
-      settings.network.config = "disabled";
+      settings = {
+        network.config = "disabled";
+        # As in the TAPPaaS template: NixOS makes the SSH host keys
+        # (sshd-keygen.service); cloud-init neither deletes nor races it, also
+        # when Proxmox changes the instance id.
+        ssh_deletekeys = false;
+        ssh_genkeytypes = [ ];
+      };
     };
 
     users.users.tappaas = {

@@ -2,17 +2,22 @@
 # LiteLLM image with PostgreSQL and Redis, virtual keys, models stored in the
 # database, the Redis cache, backups and the restore command, a reboot, and
 # the verify checks the admins run (the same code, through the test driver).
-{ pkgs, self, ... }:
-let
-  tool = (pkgs.callPackage ../generator/package.nix { }).overridePythonAttrs { doCheck = false; };
-in
+{ pkgs, ... }:
 {
   name = "litellm";
 
   nodes.machine = ./node.nix;
 
-  # The test script imports the verify checks from the project's package.
-  extraPythonPackages = ps: [ (ps.toPythonModule tool) ];
+  # The test script imports the verify checks from the project's package,
+  # built with the driver's own Python package set so it lands on the
+  # driver's Python path whatever Python version the driver uses.
+  extraPythonPackages = ps: [
+    (ps.toPythonModule (
+      (pkgs.callPackage ../generator/package.nix { python3Packages = ps; }).overridePythonAttrs {
+        doCheck = false;
+      }
+    ))
+  ];
   skipTypeCheck = true;
 
   testScript = builtins.readFile ./litellm.py;

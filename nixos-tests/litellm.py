@@ -61,12 +61,19 @@ with subtest("secrets: generated once, root-only, never in the store"):
     assert re.fullmatch(r"sk-[0-9a-f]{64}", master), "master key format"
     assert salt and salt != master, "the salt key is separate from the master key"
     assert env_value("UI_USERNAME") == "admin"
-    machine.fail(f"journalctl -b --no-pager | grep -qF {master}")
-    machine.fail(f"systemctl cat podman-litellm.service | grep -qF {master}")
+    # grep reads to the end (no -q): with pipefail, a grep that quits early
+    # makes the writer die of SIGPIPE, and the pipeline fails even on a match.
+    machine.fail(f"journalctl -b --no-pager | grep -F {master} >/dev/null")
+    machine.fail(f"systemctl cat podman-litellm.service | grep -F {master} >/dev/null")
     machine.fail(f"grep -qF {master} /etc/litellm/config.yaml")
     before = machine.succeed(f"sha256sum {ENV_FILE}")
     machine.succeed("systemctl restart generate-litellm-secrets.service")
     assert machine.succeed(f"sha256sum {ENV_FILE}") == before, "a second run changed the file"
+    # Units that require the secrets unit (Requires=) are restarted with it:
+    # wait for Redis, the role's password and LiteLLM to be back.
+    machine.wait_for_unit("redis-litellm.service")
+    machine.wait_for_unit("litellm-postgresql-password.service")
+    wait_ready()
 
 with subtest("health: liveliness and readiness public, /health needs a key"):
     api("GET", "/health/liveliness")
@@ -85,8 +92,8 @@ with subtest("PostgreSQL: LiteLLM's tables, password on TCP, no trust"):
     machine.fail("PGPASSWORD=wrong psql -h 127.0.0.1 -U postgres -d litellm -Atc 'select 1'")
 
 with subtest("Redis: loopback only, password required"):
-    machine.succeed("ss -tln | grep -q '127.0.0.1:6379'")
-    machine.fail("ss -tln | grep -q '0.0.0.0:6379'")
+    machine.succeed("ss -tln | grep '127.0.0.1:6379' >/dev/null")
+    machine.fail("ss -tln | grep '0.0.0.0:6379' >/dev/null")
     assert "NOAUTH" in machine.succeed("redis-cli -p 6379 ping 2>&1")
     redis_password = env_value("REDIS_PASSWORD")
     assert (
@@ -108,8 +115,17 @@ with subtest("a virtual key, a completion through the provider, the Redis cache"
     reply = chat(key, "hello from the VM test")
     assert "hello from the VM test" in reply["choices"][0]["message"]["content"], reply
     assert provider_served() == served + 1
-    chat(key, "hello from the VM test")
-    assert provider_served() == served + 1, "the second identical request was not cached"
+    # LiteLLM writes the cache entry after answering: within a few seconds an
+    # identical request must be answered without reaching the provider.
+    for _ in range(20):
+        served = provider_served()
+        again = chat(key, "hello from the VM test")
+        if provider_served() == served:
+            break
+        machine.sleep(1)
+    else:
+        raise AssertionError("identical requests kept reaching the provider: no Redis cache")
+    assert again["choices"][0]["message"]["content"] == reply["choices"][0]["message"]["content"]
     chat("sk-wrong", "hello", expect=401)
 
 with subtest("models added through the API persist across a restart"):
