@@ -94,18 +94,18 @@
       devShells.${system}.default = pkgs.mkShell {
         packages = [
           (pkgs.python3.withPackages (
-            ps: with ps; [
-              click
-              pydantic
-              jinja2
-              pytest
-              hypothesis
+            ps: [
+              ps.click
+              ps.pydantic
+              ps.jinja2
+              ps.pytest
+              ps.hypothesis
             ]
           ))
           pkgs.ruff
           pkgs.nixfmt
           pkgs.shellcheck
-          pkgs.nixos-rebuild-ng
+          tappaas-litellm
           pkgs.postgresql_17
           pkgs.redis
           pkgs.jq

@@ -38,10 +38,10 @@ python3Packages.buildPythonApplication {
 
   build-system = [ python3Packages.setuptools ];
 
-  dependencies = with python3Packages; [
-    click
-    pydantic
-    jinja2
+  dependencies = [
+    python3Packages.click
+    python3Packages.pydantic
+    python3Packages.jinja2
   ];
 
   # deploy runs nixos-rebuild, git and ssh; key and verify run ssh.
