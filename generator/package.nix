@@ -59,20 +59,15 @@ python3Packages.buildPythonApplication {
   nativeCheckInputs = [
     python3Packages.pytestCheckHook
     python3Packages.hypothesis
+    python3Packages.pytest-timeout
     nix
     git
   ];
 
-  # A private Nix store and state for nix-instantiate inside the build sandbox.
+  # A writable HOME and a private Nix store for nix-instantiate inside the
+  # build sandbox; dev/sandbox-test sources the same file.
   preCheck = ''
-    export HOME=$(mktemp -d)
-    export TEST_ROOT=$(mktemp -d)
-    export NIX_CONF_DIR=$TEST_ROOT/etc
-    export NIX_LOCALSTATE_DIR=$TEST_ROOT/var
-    export NIX_LOG_DIR=$TEST_ROOT/var/log/nix
-    export NIX_STATE_DIR=$TEST_ROOT/var/nix
-    export NIX_STORE_DIR=$TEST_ROOT/store
-    nix-store --init
+    source ${./check-env.sh}
   '';
 
   meta = {
