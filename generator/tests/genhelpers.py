@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 import subprocess
+import sys
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,3 +92,20 @@ def nested_to_flat(data: dict[str, Any]) -> dict[str, Any]:
     for block in data.get("config", {}).values():
         flat.update(block)
     return flat
+
+
+def stand_in(folder: Path, name: str, source: str) -> Path:
+    """Write the executable Python program `folder/name` from `source`.
+
+    Its interpreter is this test's own Python: the Nix build sandbox has no /usr/bin/env,
+    and bash is not one of the package's check inputs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(f"#!{sys.executable}\n" + textwrap.dedent(source), encoding="utf-8")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+def path_with(folder: Path) -> str:
+    """PATH with `folder` in front of the current one."""
+    return f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import stat
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -14,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from genhelpers import GOLDEN, RecordingRunner
+from genhelpers import GOLDEN, RecordingRunner, path_with, stand_in
 from tappaas_litellm import deploy as deploy_module
 from tappaas_litellm.cli import main
 
@@ -160,7 +158,7 @@ def test_deploy_runs_the_commands_in_order(
     monkeypatch.chdir(flake)
     monkeypatch.setattr(deploy_module, "POLL_SECONDS", 0.05)
     port = str(litellm_ready.server_address[1])
-    result = _deploy("--target-host", "tappaas@127.0.0.1", "--port", port)
+    result = _deploy("--target-host", "tappaas@127.0.0.1", "--port", port, "--wait-timeout", "20")
     assert result.exit_code == 0, result.output
     assert [(c.argv, c.cwd, c.env) for c in recorder.calls] == [
         (["git", "rev-parse", "--is-inside-work-tree"], flake, {}),
@@ -185,31 +183,29 @@ def test_deploy_runs_the_commands_in_order(
     )
 
 
-def _fake_program(folder: Path, name: str, script: str) -> Path:
-    folder.mkdir(exist_ok=True)
-    path = folder / name
-    path.write_text("#!/usr/bin/env bash\nset -euo pipefail\n" + script)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return path
-
-
 def test_deploy_with_real_git_and_a_stand_in_nixos_rebuild(
     git_flake: Path, tmp_path: Path, verified: list, litellm_ready, monkeypatch
 ):
     """Real subprocesses: git, and a nixos-rebuild stand-in that checks what it is given."""
     log = tmp_path / "nixos-rebuild.log"
-    _fake_program(
+    stand_in(
         tmp_path / "bin",
         "nixos-rebuild",
-        '{ printf "%s\\n" "$@"; echo "cwd=$PWD"; echo "NIX_SSHOPTS=$NIX_SSHOPTS";\n'
-        "  git ls-files -- hosts/litellm/default.nix; } > " + f"{log}\n"
-        'echo "building the system configuration..."\n',
+        f"""
+        import os, subprocess, sys
+        known = subprocess.run(["git", "ls-files", "--", "hosts/litellm/default.nix"],
+                               capture_output=True, text=True, check=True, timeout=30).stdout
+        lines = [*sys.argv[1:], "cwd=" + os.getcwd(), "NIX_SSHOPTS=" + os.environ["NIX_SSHOPTS"]]
+        with open({str(log)!r}, "w") as out:
+            out.write("\\n".join(lines) + "\\n" + known)
+        print("building the system configuration...")
+        """,
     )
-    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
     monkeypatch.chdir(git_flake)
     monkeypatch.setattr(deploy_module, "POLL_SECONDS", 0.05)
     port = str(litellm_ready.server_address[1])
-    result = _deploy("--target-host", "tappaas@127.0.0.1", "--port", port)
+    result = _deploy("--target-host", "tappaas@127.0.0.1", "--port", port, "--wait-timeout", "20")
     assert result.exit_code == 0, result.output
     assert log.read_text().splitlines() == [
         "switch", "--flake", ".#litellm", "--target-host", "tappaas@127.0.0.1", "--sudo",
@@ -223,8 +219,16 @@ def test_deploy_with_real_git_and_a_stand_in_nixos_rebuild(
 def test_failing_rebuild_stops_with_its_status_and_a_hint(
     git_flake: Path, tmp_path: Path, verified: list, monkeypatch
 ):
-    _fake_program(tmp_path / "bin", "nixos-rebuild", 'echo "error: cannot connect" >&2\nexit 3\n')
-    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    stand_in(
+        tmp_path / "bin",
+        "nixos-rebuild",
+        """
+        import sys
+        print("error: cannot connect", file=sys.stderr)
+        sys.exit(3)
+        """,
+    )
+    monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
     monkeypatch.chdir(git_flake)
     result = _deploy()
     assert result.exit_code == 3
@@ -277,7 +281,7 @@ def test_failed_verification(
     monkeypatch.setattr(deploy_module, "POLL_SECONDS", 0.05)
     monkeypatch.setattr(deploy_module, "run_verify", lambda *a, **k: 4)
     port = str(litellm_ready.server_address[1])
-    result = _deploy("--target-host", "tappaas@127.0.0.1", "--port", port)
+    result = _deploy("--target-host", "tappaas@127.0.0.1", "--port", port, "--wait-timeout", "20")
     assert result.exit_code == 4
     assert "error: step 5/5: verification of litellm failed" in result.stderr
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from genhelpers import RecordingRunner
+from genhelpers import RecordingRunner, path_with, stand_in
 from tappaas_litellm.cli import main
 from tappaas_litellm.key import master_key_from_env
 
@@ -36,16 +34,21 @@ def fake_ssh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "bin"
     folder.mkdir()
     (tmp_path / "litellm.env").write_text(ENV_FILE)
-    script = folder / "ssh"
-    script.write_text(
-        "#!/usr/bin/env bash\nset -euo pipefail\n"
-        f'printf "%s\\n" "$@" > {tmp_path / "ssh.args"}\n'
-        f'if [ "${{FAKE_SSH_FAIL:-}}" = 1 ]; then echo "ssh: connect: No route to host" >&2; '
-        "exit 255; fi\n"
-        f"cat {tmp_path / 'litellm.env'}\n"
+    stand_in(
+        folder,
+        "ssh",
+        f"""
+        import os, sys
+        with open({str(tmp_path / "ssh.args")!r}, "w") as out:
+            out.write("\\n".join(sys.argv[1:]) + "\\n")
+        if os.environ.get("FAKE_SSH_FAIL") == "1":
+            print("ssh: connect: No route to host", file=sys.stderr)
+            sys.exit(255)
+        with open({str(tmp_path / "litellm.env")!r}) as env:
+            sys.stdout.write(env.read())
+        """,
     )
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("PATH", path_with(folder))
     return tmp_path
 
 
@@ -55,7 +58,7 @@ def test_key_from_the_default_host(flake: Path, fake_ssh: Path, monkeypatch) -> 
     assert result.exit_code == 0, result.output
     assert result.stdout == f"{MASTER}\n"
     assert (fake_ssh / "ssh.args").read_text().splitlines() == [
-        "tappaas@litellm.srvwork.internal", "sudo", "cat", "/etc/secrets/litellm.env"
+        "--", "tappaas@litellm.srvwork.internal", "sudo", "cat", "/etc/secrets/litellm.env"
     ]  # fmt: skip
     assert "using module file litellm.json" in result.stderr
     for secret in OTHER_SECRETS:
@@ -70,7 +73,7 @@ def test_key_from_a_given_host(fake_ssh: Path, tmp_path: Path, host: str, target
     result = _key("--host", host)
     assert result.exit_code == 0, result.output
     assert result.stdout == f"{MASTER}\n"
-    assert (fake_ssh / "ssh.args").read_text().splitlines()[0] == target
+    assert (fake_ssh / "ssh.args").read_text().splitlines()[:2] == ["--", target]
 
 
 def test_ssh_failure_shows_ssh_only(fake_ssh: Path, monkeypatch) -> None:
@@ -87,7 +90,10 @@ def test_exact_argv_through_the_runner(recorder: RecordingRunner) -> None:
     result = _key("--host", "vm.srvwork.internal")
     assert result.stdout == "sk-quoted\n"
     assert [(c.argv, c.capture) for c in recorder.calls] == [
-        (["ssh", "tappaas@vm.srvwork.internal", "sudo", "cat", "/etc/secrets/litellm.env"], True)
+        (
+            ["ssh", "--", "tappaas@vm.srvwork.internal", "sudo", "cat", "/etc/secrets/litellm.env"],
+            True,
+        )
     ]
 
 

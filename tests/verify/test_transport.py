@@ -105,7 +105,7 @@ def test_ssh_transport_root_commands_use_sudo_for_other_users():
     argv = transport.argv("true")
     assert argv[:3] == ["ssh", "-o", "BatchMode=yes"]
     assert "ConnectTimeout=7" in argv
-    assert argv[-5:-1] == ["-l", "tappaas", "litellm.srv.internal", "--"]
+    assert argv[-5:-1] == ["-l", "tappaas", "--", "litellm.srv.internal"]
     assert argv[argv.index("-l") + 1] == "tappaas"
     assert transport.description == "ssh tappaas@litellm.srv.internal"
 

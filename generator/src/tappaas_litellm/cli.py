@@ -209,7 +209,7 @@ def deploy(
 def key(name: str, host: str | None, config: Path | None, zones_file: Path | None) -> None:
     """Print the LiteLLM master key of VM NAME.
 
-    Runs `ssh tappaas@HOST sudo cat /etc/secrets/litellm.env` and prints only
+    Runs `ssh -- tappaas@HOST sudo cat /etc/secrets/litellm.env` and prints only
     the value of LITELLM_MASTER_KEY.
 
     \b
@@ -218,12 +218,14 @@ def key(name: str, host: str | None, config: Path | None, zones_file: Path | Non
       tappaas-litellm key litellm --host 10.2.20.15
     """
     check_name(name)
-    if host is None:
+    if host is not None:
+        target = ssh_target(host)  # a bad --host stops before the module file is read
+    else:
         choice = find_config(name, config)
         _info(choice.describe())
         spec = load_module_file(choice.path, find_zones(zones_file)).spec
-        host = spec.fqdn
-    click.echo(read_master_key(ssh_target(host), process.get_runner()))
+        target = ssh_target(spec.fqdn, "the module file's VM name and zone")
+    click.echo(read_master_key(target, process.get_runner()))
 
 
 main.add_command(verify)

@@ -17,6 +17,7 @@ import click
 
 from tappaas_litellm.errors import InputError, StepError
 from tappaas_litellm.generate import Generated, prepare
+from tappaas_litellm.hosts import SshTarget, check_destination, parse_target
 from tappaas_litellm.process import Command, CommandNotFoundError, Runner
 from tappaas_litellm.render import write_host_file
 from tappaas_litellm.verify.command import run_verify
@@ -24,7 +25,6 @@ from tappaas_litellm.verify.command import run_verify
 __all__ = [
     "DEFAULT_PORT",
     "DeployOptions",
-    "host_of",
     "readiness_url",
     "rebuild_command",
     "run_deploy",
@@ -33,7 +33,6 @@ __all__ = [
 ]
 
 DEFAULT_PORT = 4000  # tappaas.litellm.port
-DEFAULT_USER = "tappaas"
 # A new VM's host key is not known yet: accept it the first time, refuse a changed one.
 DEFAULT_SSHOPTS = "-o StrictHostKeyChecking=accept-new"
 POLL_SECONDS = 5.0
@@ -53,15 +52,15 @@ class DeployOptions:
     dry_run: bool
 
 
-def target_for(fqdn: str, override: str | None) -> str:
-    """tappaas@<vm>.<zone>.internal, or the --target-host given (a bare HOST means tappaas@HOST)."""
-    target = override or fqdn
-    return target if "@" in target else f"{DEFAULT_USER}@{target}"
+def target_for(fqdn: str, override: str | None) -> SshTarget:
+    """tappaas@<vm>.<zone>.internal, or the --target-host given (a bare HOST means tappaas@HOST).
 
-
-def host_of(target: str) -> str:
-    """The host part of USER@HOST."""
-    return target.rsplit("@", 1)[-1]
+    Anything but [USER@]HOST (a DNS name or an IP address) exits 2 with one line: the value
+    goes to nixos-rebuild and from there to ssh, which must never read it as an option.
+    """
+    if override is not None:
+        return parse_target(override, "--target-host")
+    return parse_target(fqdn, "the module file's VM name and zone")
 
 
 def readiness_url(host: str, port: int) -> str:
@@ -69,8 +68,10 @@ def readiness_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}/health/readiness"
 
 
-def rebuild_command(name: str, target: str, build_host: str | None, flake_dir: Path) -> Command:
-    argv = ["nixos-rebuild", "switch", "--flake", f".#{name}", "--target-host", target]
+def rebuild_command(
+    name: str, target: SshTarget, build_host: str | None, flake_dir: Path
+) -> Command:
+    argv = ["nixos-rebuild", "switch", "--flake", f".#{name}", "--target-host", str(target)]
     # NixOS 25.11 runs nixos-rebuild-ng: --sudo elevates the activation on the target.
     argv.append("--sudo")
     if build_host:
@@ -170,6 +171,11 @@ class _Deploy:
 
     def deploy(self) -> int:
         o = self.options
+        # Hosts are checked before anything is written or run.
+        if o.target_host is not None:
+            parse_target(o.target_host, "--target-host")
+        if o.build_host is not None:
+            check_destination(o.build_host, "--build-host")
         flake_dir = Path(os.path.abspath(o.flake_dir))
         if not (flake_dir / "flake.nix").is_file():
             raise InputError(
@@ -212,7 +218,7 @@ class _Deploy:
 
         # 3. Build and switch the VM.
         target = target_for(generated.module.spec.fqdn, o.target_host)
-        host = host_of(target)
+        host = target.host
         where = f"{target}" + (f", building on {o.build_host}" if o.build_host else "")
         self.header(f"Build and switch {name} on {where}")
         self.run(
@@ -238,7 +244,7 @@ class _Deploy:
 
         # 5. Verify.
         self.header("Verify the deployment")
-        user = target.rsplit("@", 1)[0]
+        user = target.user
         self.say(
             f"      tappaas-litellm verify {name} --host {host} --user {user} --flake {flake_dir}"
         )

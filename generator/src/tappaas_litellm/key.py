@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import shlex
-
+from tappaas_litellm import shell
 from tappaas_litellm.errors import StepError
+from tappaas_litellm.hosts import SshTarget, parse_target
 from tappaas_litellm.process import CommandNotFoundError, Runner
 
 __all__ = ["SECRETS_FILE", "key_command", "master_key_from_env", "read_master_key", "ssh_target"]
@@ -13,13 +13,14 @@ SECRETS_FILE = "/etc/secrets/litellm.env"  # tappaas.litellm.secrets.file
 KEY_NAME = "LITELLM_MASTER_KEY"
 
 
-def ssh_target(host: str) -> str:
-    """USER@HOST as given, or tappaas@HOST."""
-    return host if "@" in host else f"tappaas@{host}"
+def ssh_target(host: str, option: str = "--host") -> SshTarget:
+    """USER@HOST as given, or tappaas@HOST; anything else exits 2 with one line."""
+    return parse_target(host, option)
 
 
-def key_command(target: str) -> list[str]:
-    return ["ssh", target, "sudo", "cat", SECRETS_FILE]
+def key_command(target: SshTarget) -> list[str]:
+    # `--`: the destination is never read as an option of ssh.
+    return ["ssh", "--", str(target), "sudo", "cat", SECRETS_FILE]
 
 
 def master_key_from_env(text: str) -> str | None:
@@ -37,7 +38,7 @@ def master_key_from_env(text: str) -> str | None:
     return None
 
 
-def read_master_key(target: str, runner: Runner) -> str:
+def read_master_key(target: SshTarget, runner: Runner) -> str:
     argv = key_command(target)
     try:
         result = runner.run(argv, capture=True)
@@ -46,7 +47,7 @@ def read_master_key(target: str, runner: Runner) -> str:
     if result.returncode != 0:
         # ssh's own messages only; the file's content is never shown.
         raise StepError(
-            f"`{shlex.join(argv)}` failed with status {result.returncode}: "
+            f"`{shell.join(argv)}` failed with status {result.returncode}: "
             f"{(result.stderr or '').strip()}",
             exit_code=result.returncode,
             hint=f"check that `ssh {target} sudo true` works and that the VM was deployed",

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tappaas_litellm import shell
 
 __all__ = ["Command", "CommandNotFoundError", "Runner", "get_runner"]
 
@@ -35,8 +36,8 @@ class Command:
 
     def display(self) -> str:
         """The command as a shell line, environment first: NIX_SSHOPTS='-o …' nixos-rebuild …"""
-        prefix = [f"{key}={shlex.quote(value)}" for key, value in sorted(self.env.items())]
-        return " ".join([*prefix, shlex.join(self.argv)])
+        prefix = [f"{key}={shell.quote(value)}" for key, value in sorted(self.env.items())]
+        return " ".join([*prefix, shell.join(self.argv)])
 
 
 class Runner:
@@ -50,7 +51,7 @@ class Runner:
         env: Mapping[str, str] | None = None,
         capture: bool = False,
     ) -> subprocess.CompletedProcess[str]:
-        log.debug("running %s", shlex.join(argv))
+        log.debug("running %s", shell.join(argv))
         full_env = {**os.environ, **env} if env else None
         try:
             return subprocess.run(

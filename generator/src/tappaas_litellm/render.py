@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import tempfile
 from dataclasses import dataclass
 from importlib import resources
@@ -13,6 +12,7 @@ from typing import Literal
 
 import jinja2
 
+from tappaas_litellm import shell
 from tappaas_litellm.errors import InputError
 from tappaas_litellm.model import VmSpec
 from tappaas_litellm.nixstr import nix_comment, nix_path, nix_string
@@ -88,7 +88,7 @@ def render_host(spec: VmSpec, *, source: str, module: str, profile: str) -> str:
     tier_text = tier.describe() if tier else f"below the minimum, {MINIMUM.describe()}"
     regenerate = f"tappaas-litellm generate {spec.name}"
     if PurePosixPath(source).name != f"{spec.name}.json":
-        regenerate += f" --config {shlex.quote(source)}"
+        regenerate += f" --config {shell.quote(source)}"
     return _template().render(
         spec=spec,
         source=source,

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from tappaas_litellm.hosts import check_host, check_user
 from tappaas_litellm.verify.checks import CHECKS, run_checks, select_checks
 from tappaas_litellm.verify.report import format_result, format_summary, write_json, write_junit
 from tappaas_litellm.verify.result import CheckResult
@@ -93,7 +94,7 @@ def run_verify(
     say = echo or (lambda line: click.echo(line, color=None))
     if transport is None:
         transport = SSHTransport(
-            host or default_host(name, flake_dir),
+            check_host(host or default_host(name, flake_dir), "--host"),
             user=user,
             port=port,
             identity_file=identity_file,
@@ -208,6 +209,9 @@ def verify(
         select_checks(only)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--only") from exc
+    if host is not None:
+        check_host(host, "--host")
+    check_user(user, "--user")
     settings = _parse_settings(set_values, settings_file)
     try:
         target = local_target(settings) if local else Target().with_settings(settings)

@@ -8,11 +8,11 @@ command line: the master key, request bodies and passwords go in through stdin.
 from __future__ import annotations
 
 import json
-import shlex
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from tappaas_litellm.verify import commands
 from tappaas_litellm.verify.result import CheckFailedError
 from tappaas_litellm.verify.target import Target
 from tappaas_litellm.verify.transport import TIMEOUT_RC, CommandResult, Transport
@@ -150,7 +150,7 @@ class Context:
         if self._env_error is not None:
             raise self._env_error
         path = self.target.secrets_file
-        result = self.run(f"cat -- {shlex.quote(path)}", root=True)
+        result = self.run(commands.cat_file(path), root=True)
         if not result.ok:
             why = result.why()
             if "No such file" in why:
@@ -291,33 +291,26 @@ class Context:
     def psql(self, sql: str, database: str | None = None) -> CommandResult:
         """Run one SQL statement with psql (unaligned, tuples only)."""
         target = self.target
-        args = (
-            f"psql -X -q -v ON_ERROR_STOP=1 -tA -F '|' -d {shlex.quote(database or 'postgres')} "
-            f"-c {shlex.quote(sql)}"
-        )
+        database = database or "postgres"
         if target.pg_host is None:
-            return self.run(f"runuser -u postgres -- {args}", root=True)
-        args += (
-            f" -h {shlex.quote(target.pg_host)} -p {int(target.pg_port)} "
-            f"-U {shlex.quote(target.pg_user)}"
+            return self.run(commands.psql(sql, database), root=True)
+        command = commands.psql(
+            sql,
+            database,
+            host=target.pg_host,
+            port=target.pg_port,
+            user=target.pg_user,
+            password_on_stdin=target.pg_password is not None,
         )
         if target.pg_password is None:
-            return self.run(f"PGCONNECT_TIMEOUT=5 {args}")
+            return self.run(command)
         self.remember_secret(target.pg_password)
-        return self.run(
-            f"IFS= read -r PGPASSWORD; export PGPASSWORD PGCONNECT_TIMEOUT=5; {args}",
-            stdin=target.pg_password + "\n",
-        )
+        return self.run(command, stdin=target.pg_password + "\n")
 
     def redis_cli(self, *args: str) -> CommandResult:
         """Run redis-cli against the target's Redis; the password goes in through stdin."""
         password = self.redis_password()
         self.remember_secret(password)
         target = self.target
-        command = (
-            'IFS= read -r REDISCLI_AUTH || true; [ -n "$REDISCLI_AUTH" ] && export REDISCLI_AUTH '
-            "|| unset REDISCLI_AUTH; "
-            f"redis-cli --no-auth-warning -h {shlex.quote(target.redis_host)} "
-            f"-p {int(target.redis_port)} " + " ".join(shlex.quote(arg) for arg in args)
-        )
+        command = commands.redis_cli(target.redis_host, target.redis_port, args)
         return self.run(command, stdin=password + "\n")

@@ -18,12 +18,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-import shlex
 import signal
 import subprocess
 import uuid
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol, runtime_checkable
+
+from tappaas_litellm import shell
 
 DEFAULT_TIMEOUT = 30.0
 TIMEOUT_RC = 124
@@ -120,7 +121,7 @@ class LocalTransport:
         script = "set -o pipefail\n" + command
         if self._env:
             exports = "".join(
-                f"export {name}={shlex.quote(value)}\n" for name, value in self._env.items()
+                f"export {name}={shell.quote(value)}\n" for name, value in self._env.items()
             )
             script = exports + script
         return _run_subprocess(["bash", "-c", script], timeout, stdin)
@@ -178,7 +179,8 @@ class SSHTransport:
         if self.identity_file:
             argv += ["-i", self.identity_file, "-o", "IdentitiesOnly=yes"]
         argv += list(self.ssh_options)
-        argv += ["-l", self.user, self.host, "--", remote_command]
+        # `--` before the host: no host name is ever read as an option of ssh.
+        argv += ["-l", self.user, "--", self.host, remote_command]
         return argv
 
     def run(
@@ -189,7 +191,7 @@ class SSHTransport:
         stdin: str | None = None,
         root: bool = False,
     ) -> CommandResult:
-        script = shlex.quote("set -o pipefail\n" + command)
+        script = shell.quote("set -o pipefail\n" + command)
         # `timeout` on the far side ends the command itself; the local limit also
         # covers connecting and is only a backstop.
         remote = f"timeout -k 5 {max(1, round(timeout))} bash -c {script}"
@@ -246,7 +248,7 @@ class MachineTransport:
         root: bool = False,
     ) -> CommandResult:
         marker = f"@@stderr-{uuid.uuid4().hex}@@"
-        inner = f"bash -c {shlex.quote('set -o pipefail' + chr(10) + command)}"
+        inner = f"bash -c {shell.quote('set -o pipefail' + chr(10) + command)}"
         if stdin is not None:
             encoded = base64.b64encode(stdin.encode()).decode()
             inner = f"printf %s {encoded} | base64 -d | {inner}"
