@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from tappaas_litellm.errors import InputError
 from tappaas_litellm.hosts import check_host, check_user
 from tappaas_litellm.verify.checks import CHECKS, run_checks, select_checks
 from tappaas_litellm.verify.report import format_result, format_summary, write_json, write_junit
@@ -118,14 +119,17 @@ def run_verify(
 def _parse_settings(values: Sequence[str], settings_file: str | None) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     if settings_file:
-        data = json.loads(Path(settings_file).read_text())
+        try:
+            data = json.loads(Path(settings_file).read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise InputError(f"--settings {settings_file}: cannot read it as JSON: {exc}") from None
         if not isinstance(data, dict):
-            raise click.BadParameter("must hold a JSON object", param_hint="--settings")
+            raise InputError(f"--settings {settings_file}: must hold a JSON object")
         settings.update(data)
     for item in values:
         field, sep, value = item.partition("=")
         if not sep:
-            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--set")
+            raise InputError(f"--set {item!r}: not NAME=VALUE")
         settings[field.strip()] = value
     return settings
 
@@ -208,7 +212,7 @@ def verify(
     try:
         select_checks(only)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--only") from exc
+        raise InputError(f"--only: {exc}") from None
     if host is not None:
         check_host(host, "--host")
     check_user(user, "--user")
@@ -216,7 +220,7 @@ def verify(
     try:
         target = local_target(settings) if local else Target().with_settings(settings)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--set/--settings") from exc
+        raise InputError(f"--set/--settings: {exc}") from None
     transport: Transport | None = LocalTransport() if local else None
     code = run_verify(
         name,

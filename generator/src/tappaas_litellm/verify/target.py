@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 BACKUP_KINDS: tuple[str, ...] = ("postgresql", "redis", "litellm-env")
+#: Settings that name files or folders on the gateway's machine.
+PATH_SETTINGS: tuple[str, ...] = ("secrets_file", "backup_root")
 
 
 @dataclass(frozen=True)
@@ -116,4 +118,8 @@ class Target:
             else:
                 value = raw
             changes[name] = value
+        for name in PATH_SETTINGS:
+            value = changes.get(name)
+            if value is not None and not str(value).startswith("/"):
+                raise ValueError(f"{name} must be an absolute path (it is {value!r})")
         return self.replace(**changes)
