@@ -81,6 +81,22 @@ with subtest("health: liveliness and readiness public, /health needs a key"):
     api("GET", "/health", expect=401)
     api("GET", "/key/info", key="sk-wrong", expect=401)
 
+with subtest("the container: no new privileges, no capabilities, started offline"):
+    pid = machine.succeed("podman inspect --format '{{.State.Pid}}' litellm").strip()
+    status = machine.succeed(f"cat /proc/{pid}/status")
+    assert re.search(r"^NoNewPrivs:\s+1$", status, re.M), status
+    for field in ("CapEff", "CapPrm", "CapBnd"):
+        assert re.search(rf"^{field}:\s+0+$", status, re.M), status
+    # The image's own user: Prisma's CLI and engines sit in its home.
+    assert re.search(r"^Uid:\s+0\s", status, re.M), status
+    # The test VM has no network: LiteLLM started, migrated and connected without
+    # downloading Prisma's engines.
+    log = machine.succeed("journalctl -u podman-litellm -o cat")
+    assert not re.search(
+        r"npm install|binaries\.prisma\.sh|Downloading.*(prisma|engine)", log, re.I
+    )
+    assert json.loads(machine.succeed(f"curl -sf {URL}/health/readiness"))["db"] == "connected"
+
 with subtest("PostgreSQL: LiteLLM's tables, password on TCP, no trust"):
     tables = machine.succeed("sudo -u postgres psql -d litellm -Atc '\\dt'")
     assert "LiteLLM_VerificationToken" in tables, tables

@@ -20,7 +20,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ MODULE_DIR = REPO_ROOT / "modules" / "litellm"
 SCRIPTS_DIR = MODULE_DIR / "scripts"
 BASE_CONFIG_FILE = MODULE_DIR / "base-config.json"
 ENVIRONMENT_NIX = MODULE_DIR / "lib" / "environment.nix"
+CONTAINER_ARGS_NIX = MODULE_DIR / "lib" / "container-args.nix"
 
 SCRIPT_NAMES = (
     "litellm-secrets",
@@ -540,15 +541,11 @@ def make_backup_dirs(root: Path) -> BackupDirs:
 # --------------------------------------------------------------------------------------------
 # LiteLLM
 # --------------------------------------------------------------------------------------------
-def container_environment(redis_host: str, redis_port: int) -> dict[str, str]:
-    """The container's non-secret environment, from the module's own environment.nix."""
+def _eval_module_lib(path: Path, expr: str) -> Any:
+    """The JSON value of a pure file of modules/litellm/lib, evaluated with Debian's Nix."""
     nix_instantiate = shutil.which("nix-instantiate")
     if nix_instantiate is None:
         raise RuntimeError("nix-instantiate not found (apt-get install nix-bin)")
-    expr = (
-        f"import {ENVIRONMENT_NIX} {{ redisHost = {json.dumps(redis_host)}; "
-        f"redisPort = {int(redis_port)}; }}"
-    )
     result = subprocess.run(
         [nix_instantiate, "--eval", "--strict", "--json", "-E", expr],
         capture_output=True,
@@ -557,11 +554,35 @@ def container_environment(redis_host: str, redis_port: int) -> dict[str, str]:
         check=False,
     )
     if result.returncode != 0:
-        raise RuntimeError(f"evaluating {ENVIRONMENT_NIX} failed: {result.stderr.strip()}")
-    env = json.loads(result.stdout)
+        raise RuntimeError(f"evaluating {path} failed: {result.stderr.strip()}")
+    return json.loads(result.stdout)
+
+
+def container_environment(redis_host: str, redis_port: int) -> dict[str, str]:
+    """The container's non-secret environment, from the module's own environment.nix."""
+    env = _eval_module_lib(
+        ENVIRONMENT_NIX,
+        f"import {ENVIRONMENT_NIX} {{ redisHost = {json.dumps(redis_host)}; "
+        f"redisPort = {int(redis_port)}; }}",
+    )
     if not isinstance(env, dict):
         raise RuntimeError(f"{ENVIRONMENT_NIX} did not evaluate to an attribute set")
     return {str(k): str(v) for k, v in env.items()}
+
+
+def container_args(
+    config_file: Path, port: int, workers: int, max_requests: int | None
+) -> dict[str, list[str]]:
+    """The container's `cmd` and podman `extraOptions`, from the module's container-args.nix."""
+    limit = "null" if max_requests is None else str(int(max_requests))
+    value = _eval_module_lib(
+        CONTAINER_ARGS_NIX,
+        f"import {CONTAINER_ARGS_NIX} {{ port = {int(port)}; workers = {int(workers)}; "
+        f"maxRequestsBeforeRestart = {limit}; configPath = {json.dumps(str(config_file))}; }}",
+    )
+    if not isinstance(value, dict):
+        raise RuntimeError(f"{CONTAINER_ARGS_NIX} did not evaluate to an attribute set")
+    return {str(k): [str(arg) for arg in v] for k, v in value.items()}
 
 
 def render_config(upstream_base_url: str) -> dict[str, Any]:
@@ -614,11 +635,20 @@ def litellm_bin() -> Path:
 
 
 def start_litellm(
-    workdir: Path, upstream_base_url: str, redis: RedisServer, secrets: StackSecrets
+    workdir: Path,
+    upstream_base_url: str,
+    redis: RedisServer,
+    secrets: StackSecrets,
+    *,
+    workers: int = 1,
+    max_requests: int | None = None,
+    extra_args: Sequence[str] = (),
 ) -> LiteLLMProxy:
-    """The real proxy with the module's base configuration, the container's environment and
-    secrets file, and the real Redis. No DATABASE_*: without a database LiteLLM needs no Prisma
-    engines, which cannot be downloaded on these machines (the NixOS VM tests cover it)."""
+    """The real proxy with the module's base configuration, the container's command line,
+    environment and secrets file, and the real Redis. No DATABASE_*: without a database LiteLLM
+    needs no Prisma engines, which cannot be downloaded on these machines (the NixOS VM tests
+    cover it). `max_requests` is the module's maxRequestsBeforeRestart; `extra_args` are added
+    to the container's arguments."""
     workdir.mkdir(parents=True, exist_ok=True)
     config_file = workdir / "config.yaml"
     # JSON is YAML: LiteLLM reads it with its YAML loader, like the module's rendered file.
@@ -650,14 +680,8 @@ def start_litellm(
         process = subprocess.Popen(
             [
                 str(litellm_bin()),
-                "--config",
-                str(config_file),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--num_workers",
-                "1",
+                *container_args(config_file, port, workers, max_requests)["cmd"],
+                *extra_args,
             ],
             cwd=workdir,
             env=env,

@@ -124,3 +124,37 @@ def test_modules_use_lib_prefixes_and_no_secret_literals() -> None:
         text = path.read_text()
         assert "with lib;" not in text, path
         assert not re.search(r"sk-[0-9a-f]{16,}", text), path
+
+
+def container_args(**args: object) -> dict:
+    text = " ".join(f"{k} = {json.dumps(v) if v is not None else 'null'};" for k, v in args.items())
+    value = nix_eval(f"import ./modules/litellm/lib/container-args.nix {{ {text} }}")
+    assert isinstance(value, dict)
+    return value
+
+
+def test_one_worker_gets_no_request_limit_and_no_supervision() -> None:
+    """uvicorn supervises workers only when there are two or more: with one, a request limit
+    would end LiteLLM and its container."""
+    cmd = container_args(workers=1, maxRequestsBeforeRestart=10000)["cmd"]
+    assert cmd == [
+        *("--config", "/app/config.yaml", "--host", "127.0.0.1", "--port", "4000"),
+        *("--num_workers", "1"),
+    ]
+
+
+def test_two_workers_get_the_request_limit_and_time_to_start() -> None:
+    cmd = container_args(workers=2, maxRequestsBeforeRestart=10000, port=4001)["cmd"]
+    assert cmd[cmd.index("--num_workers") + 1] == "2"
+    assert cmd[cmd.index("--max_requests_before_restart") + 1] == "10000"
+    # uvicorn's 5 s health check would kill workers that are still importing LiteLLM.
+    assert int(cmd[cmd.index("--timeout_worker_healthcheck") + 1]) >= 30
+    assert cmd[cmd.index("--port") + 1] == "4001"
+    assert "--max_requests_before_restart" not in container_args(workers=2)["cmd"]
+
+
+def test_the_container_is_hardened() -> None:
+    options = container_args()["extraOptions"]
+    assert "--security-opt=no-new-privileges" in options
+    assert "--cap-drop=all" in options
+    assert not any(o.startswith("--cap-add") or o.startswith("--user") for o in options)

@@ -14,6 +14,15 @@ let
     extra = cfg.environment;
   };
 
+  args = import ./lib/container-args.nix {
+    inherit (cfg)
+      listenAddress
+      port
+      workers
+      maxRequestsBeforeRestart
+      ;
+  };
+
   # Units LiteLLM cannot start without.
   dependencies = [
     "generate-litellm-secrets.service"
@@ -37,22 +46,7 @@ in
       # Secrets only through files read at start.
       environmentFiles = [ cfg.secrets.file ] ++ cfg.environmentFiles;
       volumes = [ "${cfg.configFile}:/app/config.yaml:ro" ];
-      cmd = [
-        "--config"
-        "/app/config.yaml"
-        "--host"
-        cfg.listenAddress
-        "--port"
-        (toString cfg.port)
-        "--num_workers"
-        (toString cfg.workers)
-      ]
-      ++ lib.optionals (cfg.maxRequestsBeforeRestart != null) [
-        "--max_requests_before_restart"
-        (toString cfg.maxRequestsBeforeRestart)
-      ];
-      # PostgreSQL and Redis listen on the VM's loopback only.
-      extraOptions = [ "--network=host" ];
+      inherit (args) cmd extraOptions;
       log-driver = "journald";
     };
 

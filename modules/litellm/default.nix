@@ -195,11 +195,18 @@ in
 
     maxRequestsBeforeRestart = lib.mkOption {
       type = lib.types.nullOr lib.types.ints.positive;
-      default = 10000;
+      default = null;
+      example = 10000;
       description = ''
-        Restart a worker after this many requests
+        Replace a worker after this many requests
         (`--max_requests_before_restart`), which bounds LiteLLM's memory
-        growth. `null` never restarts workers.
+        growth; `null` never replaces workers. Needs at least two
+        {option}`tappaas.litellm.workers`: uvicorn replaces a worker that
+        reached the limit only when it supervises two or more, while a single
+        worker ends LiteLLM and its container. Off by default: workers that
+        share the load reach the limit at about the same time, and the
+        gateway refuses requests until their replacements have started
+        (several seconds each). Set it when the workers' memory keeps growing.
       '';
     };
 
@@ -500,6 +507,15 @@ in
     ];
 
     assertions = [
+      {
+        assertion = cfg.maxRequestsBeforeRestart != null -> cfg.workers >= 2;
+        message = ''
+          tappaas.litellm: tappaas.litellm.maxRequestsBeforeRestart = ${toString cfg.maxRequestsBeforeRestart}
+          with a single worker would stop LiteLLM every ${toString cfg.maxRequestsBeforeRestart} requests (uvicorn
+          replaces workers only when it runs two or more). Set tappaas.litellm.workers to 2 or more,
+          or tappaas.litellm.maxRequestsBeforeRestart = null.
+        '';
+      }
       {
         assertion = poolConnections + derived.connectionReserve <= cfg.database.maxConnections;
         message = ''

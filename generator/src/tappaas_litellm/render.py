@@ -6,13 +6,12 @@ import contextlib
 import os
 import tempfile
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
 import jinja2
 
-from tappaas_litellm import shell
+from tappaas_litellm import bundled, shell
 from tappaas_litellm.errors import InputError
 from tappaas_litellm.model import VmSpec
 from tappaas_litellm.nixstr import nix_comment, nix_path, nix_string
@@ -61,8 +60,14 @@ def _environment() -> jinja2.Environment:
 
 
 def _template() -> jinja2.Template:
-    text = resources.files("tappaas_litellm").joinpath("templates/host.nix.j2").read_text("utf-8")
-    return _environment().from_string(text)
+    text = bundled.read_text("templates/host.nix.j2")
+    try:
+        return _environment().from_string(text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise InputError(
+            f"the tool's bundled templates/host.nix.j2 is damaged (line {exc.lineno}: "
+            f"{exc.message}); reinstall tappaas-litellm"
+        ) from None
 
 
 def find_flake_root(start: Path) -> Path | None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
+from tappaas_litellm import bundled
 from tappaas_litellm.errors import InputError
 
 __all__ = ["BUNDLED_ZONES", "Zone", "ZoneTable", "load_zones"]
@@ -84,8 +84,7 @@ def _parse(data: object, source: str) -> ZoneTable:
 def load_zones(path: Path | None = None) -> ZoneTable:
     """Read a zones file; without `path`, the copy shipped with this tool."""
     if path is None:
-        text = resources.files("tappaas_litellm").joinpath("data/zones.json").read_text("utf-8")
-        return _parse(json.loads(text), BUNDLED_ZONES)
+        return _parse(bundled.read_json("data/zones.json"), BUNDLED_ZONES)
     try:
         text = path.read_text("utf-8")
     except OSError as exc:
