@@ -60,6 +60,10 @@ die() {
   echo "$prog: $*" >&2
   exit 1
 }
+empty_value() { # $1 = the flag
+  echo "$prog: $1 needs FILE or latest, got an empty value; nothing was restored" >&2
+  exit 2
+}
 say() {
   echo "$prog: $*"
 }
@@ -67,20 +71,22 @@ say() {
 pg_sel=""
 redis_sel=""
 confirm=0
+# Only a missing flag means "both": an empty value (--redis= or --redis "$unset") is an error, so an
+# empty variable in a script never widens a restore.
 while [ "$#" -gt 0 ]; do
   case "$1" in
-    --postgresql)
-      if [ "$#" -lt 2 ] || [ -z "$2" ] || [ "${2#--}" != "$2" ]; then usage "--postgresql needs FILE or latest"; fi
-      pg_sel="$2"
+    --postgresql | --redis)
+      if [ "$#" -ge 2 ] && [ -z "$2" ]; then empty_value "$1"; fi
+      if [ "$#" -lt 2 ] || [ "${2#--}" != "$2" ]; then usage "$1 needs FILE or latest"; fi
+      if [ "$1" = --postgresql ]; then pg_sel="$2"; else redis_sel="$2"; fi
       shift 2
       ;;
-    --postgresql=*) pg_sel="${1#*=}" && shift ;;
-    --redis)
-      if [ "$#" -lt 2 ] || [ -z "$2" ] || [ "${2#--}" != "$2" ]; then usage "--redis needs FILE or latest"; fi
-      redis_sel="$2"
-      shift 2
+    --postgresql=* | --redis=*)
+      flag="${1%%=*}"
+      [ -n "${1#*=}" ] || empty_value "$flag"
+      if [ "$flag" = --postgresql ]; then pg_sel="${1#*=}"; else redis_sel="${1#*=}"; fi
+      shift
       ;;
-    --redis=*) redis_sel="${1#*=}" && shift ;;
     --confirm) confirm=1 && shift ;;
     -h | --help) usage ;;
     *) usage "unknown argument: $1" ;;
