@@ -12,4 +12,5 @@ let
 in
 {
   vm-litellm = runTest ./litellm.nix;
+  vm-adopt = runTest ./adopt.nix;
 }

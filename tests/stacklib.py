@@ -395,6 +395,13 @@ def start_postgresql(bin_dir: Path, db_password: str) -> PostgresServer:
     )
 
 
+def write_password_file(path: Path, password: str) -> Path:
+    """DATABASE_PASSWORD alone on one line, 0600, as litellm-secrets writes litellm-db.pass."""
+    path.write_text(password + "\n")
+    path.chmod(0o600)
+    return path
+
+
 def prepare_litellm_database(server: PostgresServer, scripts: Scripts) -> None:
     """What NixOS's ensureDatabases/ensureUsers (ensureDBOwnership) create, without a password,
     then litellm-postgresql-password.service with the secrets file as its EnvironmentFile."""
@@ -406,7 +413,9 @@ def prepare_litellm_database(server: PostgresServer, scripts: Scripts) -> None:
         "litellm-postgresql-password",
         env=server.env("postgres")
         | {
-            "DATABASE_PASSWORD": server.db_password,
+            "LITELLM_DB_PASSWORD_FILE": str(
+                write_password_file(server.data_dir.parent / "db.pass", server.db_password)
+            ),
             "LITELLM_DB_USER": server.db_user,
         },
     )

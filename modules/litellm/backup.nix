@@ -90,8 +90,10 @@ let
     config.systemd.package
     pkgs.coreutils
     pkgs.findutils
+    pkgs.gawk
     pkgs.gnugrep
     pkgs.gnused
+    pkgs.gzip
     pkgs.util-linux
   ];
 

@@ -454,6 +454,16 @@ in
         default = "/etc/secrets/litellm-redis.pass";
         description = "File (mode 0600, root) holding `REDIS_PASSWORD` alone, read by the local Redis server.";
       };
+
+      databasePasswordFile = lib.mkOption {
+        type = lib.types.str;
+        default = "/etc/secrets/litellm-db.pass";
+        description = ''
+          File (mode 0600, root) holding `DATABASE_PASSWORD` alone, written by
+          the secrets unit; the unit that sets the local PostgreSQL role's
+          password gets only this file (systemd `LoadCredential`).
+        '';
+      };
     };
 
     backup = {

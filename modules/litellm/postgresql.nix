@@ -13,9 +13,12 @@ let
 
   mkScript = import ./lib/mk-script.nix pkgs;
 
+  # python3 computes the SCRAM-SHA-256 verifier (hashlib); it is in every
+  # NixOS 25.11 system already (nixos-rebuild-ng).
   passwordScript = mkScript "litellm-postgresql-password" [
     db.package
     pkgs.coreutils
+    pkgs.python3
   ];
 
   guardScript = mkScript "litellm-postgresql-guard" [ pkgs.coreutils ];
@@ -56,7 +59,9 @@ in
 
     # ensureUsers creates the role without a password; LiteLLM connects over
     # TCP, where pg_hba asks for one. Sets it from the secrets file at every
-    # boot, so a restored or rotated DATABASE_PASSWORD always matches.
+    # boot, so a restored or rotated DATABASE_PASSWORD always matches. Only
+    # the SCRAM verifier reaches the server, and the unit sees DATABASE_PASSWORD
+    # alone (a credential), not the master and salt keys.
     systemd.services.litellm-postgresql-password = {
       description = "Set the password of the LiteLLM PostgreSQL role";
       wantedBy = [ "multi-user.target" ];
@@ -80,7 +85,7 @@ in
         RemainAfterExit = true;
         User = "postgres";
         Group = "postgres";
-        EnvironmentFile = cfg.secrets.file;
+        LoadCredential = "database-password:${cfg.secrets.databasePasswordFile}";
         ExecStart = lib.getExe passwordScript;
       };
     };

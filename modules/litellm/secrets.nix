@@ -19,7 +19,9 @@ in
     systemd.tmpfiles.rules = [ "d ${builtins.dirOf cfg.secrets.file} 0700 root root - -" ];
 
     # Never overwrites an existing variable (LITELLM_SALT_KEY must never
-    # change); appends the ones an older file lacks.
+    # change); appends the ones an older file lacks. A file holding the master
+    # key but no salt key (the install guide's) gets the master key's value as
+    # salt key: LiteLLM has encrypted stored provider keys with it so far.
     systemd.services.generate-litellm-secrets = {
       description = "Generate the LiteLLM secrets file if it or a variable is missing";
       wantedBy = [ "multi-user.target" ];
@@ -31,6 +33,7 @@ in
       environment = {
         LITELLM_ENV_FILE = cfg.secrets.file;
         LITELLM_REDIS_PASSWORD_FILE = cfg.secrets.redisPasswordFile;
+        LITELLM_DATABASE_PASSWORD_FILE = cfg.secrets.databasePasswordFile;
       }
       // lib.optionalAttrs (!cfg.database.createLocally && cfg.database.passwordFile != null) {
         LITELLM_DB_PASSWORD_SOURCE = cfg.database.passwordFile;

@@ -182,3 +182,49 @@ def test_restore_of_both_checks_redis_before_touching_the_database(
     assert server.psql("SELECT v FROM cli_marker;") == "1"
     assert redis.cli("GET", "marker") == "1"
     server.psql("DROP TABLE cli_marker;", user=server.db_user, password=server.db_password)
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["--redis="], "--redis"),
+        (["--redis", ""], "--redis"),
+        (["--postgresql="], "--postgresql"),
+        (["--postgresql", ""], "--postgresql"),
+        (["--redis", "latest", "--postgresql="], "--postgresql"),
+    ],
+)
+def test_an_empty_value_restores_nothing(
+    scripts, tmp_path, postgresql_server, redis_factory, args, flag
+):
+    """`--redis="$UNSET"` in an admin's script must not become "restore both": only a missing
+    flag means both. One line, exit 2, and neither the database nor Redis is touched."""
+    server = postgresql_server
+    dirs = make_backup_dirs(tmp_path / "backup")
+    server.psql(
+        "DROP TABLE IF EXISTS empty_marker; CREATE TABLE empty_marker(v int);"
+        "INSERT INTO empty_marker VALUES (1);",
+        user=server.db_user,
+        password=server.db_password,
+    )
+    redis = redis_factory()
+    redis.cli("SET", "marker", "1")
+    env = server.env() | redis.env() | dirs.env() | {"LITELLM_DB_NAME": server.db_name}
+    for script, folder in (
+        ("litellm-backup-postgresql", dirs.postgresql),
+        ("litellm-backup-redis", dirs.redis),
+    ):
+        assert scripts.run(script, env=env | {"BACKUP_DIR": str(folder)}).returncode == 0
+    server.psql("UPDATE empty_marker SET v = 2;", user=server.db_user, password=server.db_password)
+    redis.cli("SET", "marker", "2")
+    env |= {"LITELLM_PG_RUNAS": "", "LITELLM_MANAGE_SERVICE": "0"}
+
+    result = scripts.run("litellm-restore", *args, "--confirm", env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"litellm-restore: {flag} needs FILE or latest, got an empty value; nothing was restored"
+    ]
+    assert result.stdout == ""
+    assert server.psql("SELECT v FROM empty_marker;") == "2"
+    assert redis.cli("GET", "marker") == "2"
+    server.psql("DROP TABLE empty_marker;", user=server.db_user, password=server.db_password)

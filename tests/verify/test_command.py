@@ -204,3 +204,24 @@ def test_default_host_nested_and_commented(tmp_path):
 def test_default_host_without_domain(tmp_path):
     flake = write_host(tmp_path, '{ ... }: { networking.hostName = "litellm"; }\n')
     assert default_host("litellm", flake) == "litellm"
+
+
+def test_guide_commands_that_changed_are_shown_with_the_working_one() -> None:
+    """Where the install guide's command answers differently here, verify shows what works."""
+    from tappaas_litellm.verify import CheckResult, Status
+    from tappaas_litellm.verify.guide import GUIDE_COMMANDS
+    from tappaas_litellm.verify.report import format_result
+
+    assert set(GUIDE_COMMANDS) <= set(check_names())
+    redis = click.unstyle(
+        format_result(CheckResult("redis", Status.PASS, "PONG from 127.0.0.1:6379"))
+    )
+    assert redis.splitlines()[1].strip() == (
+        "guide: Test 4 `redis-cli PING` answers NOAUTH (Redis has a password); instead: "
+        'REDISCLI_AUTH="$(sudo cat /etc/secrets/litellm-redis.pass)" redis-cli PING'
+    )
+    dirs = format_result(CheckResult("backup-dirs", Status.FAIL, "missing", "", "hint"))
+    assert "instead: sudo ls -lh /var/backup/" in dirs.splitlines()[-1]
+    auth = format_result(CheckResult("auth", Status.PASS, "master key accepted"))
+    assert "/key/info?key=<virtual key>" in auth
+    assert len(format_result(CheckResult("logs", Status.PASS, "ok")).splitlines()) == 1

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +14,10 @@ from tappaas_litellm.model import LoadedModule, load_module_file
 from tappaas_litellm.render import HostFile, plan_host_file
 from tappaas_litellm.sizing import sizing_warnings, tier_for
 
-__all__ = ["Generated", "prepare"]
+__all__ = ["LOCAL_FILE_NAME", "Generated", "describe_local_file", "prepare"]
+
+# The host's own settings, next to the generated default.nix; never written or deleted here.
+LOCAL_FILE_NAME = "local.nix"
 
 Say = Callable[[str], None]
 
@@ -66,4 +72,31 @@ def prepare(
             f"note: appVersion {spec.app_version} is informational; "
             "the module pins the LiteLLM image (tappaas.litellm.image)"
         )
+    describe_local_file(host.path.parent / LOCAL_FILE_NAME, host.flake_root, info=info, warn=warn)
     return Generated(choice=choice, module=module, host=host)
+
+
+def describe_local_file(local: Path, flake_root: Path | None, *, info: Say, warn: Say) -> None:
+    """Say whether the host's local.nix exists (it is imported, and kept as it is), and warn
+    when git does not track it: a flake sees only files git knows, so Nix would skip it."""
+    if not local.is_file():
+        return
+    shown = os.path.relpath(local, flake_root) if flake_root is not None else str(local)
+    info(f"local settings: {shown} is imported by the host and left as it is")
+    if flake_root is None or not (flake_root / ".git").exists():
+        return
+    try:
+        tracked = subprocess.run(
+            ["git", "ls-files", "--error-unmatch", "--", shown],
+            cwd=flake_root,
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return
+    if tracked.returncode != 0:
+        warn(
+            f"{shown} is not tracked by git, so the flake does not see it and the host is built "
+            f"without it; run: git add {shlex.quote(shown)}"
+        )

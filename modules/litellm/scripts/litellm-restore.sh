@@ -2,14 +2,25 @@
 # litellm-restore: restore the LiteLLM database and/or the Redis cache from the backups.
 #
 # usage: litellm-restore [--postgresql FILE|latest] [--redis FILE|latest] --confirm
-#   With neither --postgresql nor --redis, both are restored from their latest backups.
+#   With neither --postgresql nor --redis, both are restored from their latest backups; an empty
+#   value (--redis=) is an error.
 #   Without --confirm nothing is changed: it checks the backups, says what it would do and exits 2.
 #
-# Order: both backups are checked first (pg_restore --list for the dump, redis-check-rdb for the
-# snapshot); then podman-litellm is stopped; Redis must answer and the snapshot must load into a
+# Backups it takes:
+#   PostgreSQL  the module's litellm-<UTC time>.dump (pg_dump -Fc), and the install guide's
+#               <database>.sql.gz: plain SQL, gzip, as services.postgresqlBackup writes it
+#               (pg_dump -C <database> | gzip), with or without its CREATE DATABASE.
+#   Redis       any RDB snapshot: the module's redis-<UTC time>.rdb and the guide's
+#               dump-<YYYYmmdd_HHMMSS>.rdb.
+#   "latest" is the newest of the module's own backups, or when there is none yet (a VM just
+#   adopted from the install guide), the guide's: <database>.sql.gz, the newest dump-*.rdb.
+#
+# Order: both backups are checked first (pg_restore --list for the dump, gzip -t and the pg_dump
+# header for plain SQL, redis-check-rdb for the snapshot); then podman-litellm is stopped; Redis must answer and the snapshot must load into a
 # temporary server; then the database is restored in one transaction (pg_restore
 # --single-transaction --clean --if-exists: any error rolls everything back and leaves the
-# database as it was); then Redis is restored, and podman-litellm is started again (also after a
+# database as it was; a plain SQL dump is loaded into a new database while the old one is kept
+# under the name <database>_before_restore, and put back if anything fails); then Redis is restored, and podman-litellm is started again (also after a
 # failure) if it was running.
 #
 # Redis restore (works with AOF on, Redis 7 and 8, local or remote server): the snapshot is loaded
@@ -60,6 +71,10 @@ die() {
   echo "$prog: $*" >&2
   exit 1
 }
+empty_value() { # $1 = the flag
+  echo "$prog: $1 needs FILE or latest, got an empty value; nothing was restored" >&2
+  exit 2
+}
 say() {
   echo "$prog: $*"
 }
@@ -67,20 +82,22 @@ say() {
 pg_sel=""
 redis_sel=""
 confirm=0
+# Only a missing flag means "both": an empty value (--redis= or --redis "$unset") is an error, so an
+# empty variable in a script never widens a restore.
 while [ "$#" -gt 0 ]; do
   case "$1" in
-    --postgresql)
-      if [ "$#" -lt 2 ] || [ -z "$2" ] || [ "${2#--}" != "$2" ]; then usage "--postgresql needs FILE or latest"; fi
-      pg_sel="$2"
+    --postgresql | --redis)
+      if [ "$#" -ge 2 ] && [ -z "$2" ]; then empty_value "$1"; fi
+      if [ "$#" -lt 2 ] || [ "${2#--}" != "$2" ]; then usage "$1 needs FILE or latest"; fi
+      if [ "$1" = --postgresql ]; then pg_sel="$2"; else redis_sel="$2"; fi
       shift 2
       ;;
-    --postgresql=*) pg_sel="${1#*=}" && shift ;;
-    --redis)
-      if [ "$#" -lt 2 ] || [ -z "$2" ] || [ "${2#--}" != "$2" ]; then usage "--redis needs FILE or latest"; fi
-      redis_sel="$2"
-      shift 2
+    --postgresql=* | --redis=*)
+      flag="${1%%=*}"
+      [ -n "${1#*=}" ] || empty_value "$flag"
+      if [ "$flag" = --postgresql ]; then pg_sel="${1#*=}"; else redis_sel="${1#*=}"; fi
+      shift
       ;;
-    --redis=*) redis_sel="${1#*=}" && shift ;;
     --confirm) confirm=1 && shift ;;
     -h | --help) usage ;;
     *) usage "unknown argument: $1" ;;
@@ -91,21 +108,27 @@ if [ -z "$pg_sel" ] && [ -z "$redis_sel" ]; then
   redis_sel=latest
 fi
 
-# Prints the newest file in $1 whose name matches $2 (names carry a sortable UTC time stamp).
-latest_in() {
+# Prints the newest file in $1 matching $2, else the newest matching $3 (the install guide's).
+latest_of() {
   local newest
   [ -d "$1" ] || die "backup directory $1 does not exist"
   newest="$(find "$1" -mindepth 1 -maxdepth 1 -type f -name "$2" -printf '%f\n' | sort | tail -n1)"
-  [ -n "$newest" ] || die "no backup matching $2 in $1"
+  if [ -z "$newest" ]; then
+    newest="$(find "$1" -mindepth 1 -maxdepth 1 -type f -name "$3" -printf '%f\n' | sort | tail -n1)"
+  fi
+  [ -n "$newest" ] || die "no backup matching $2 or $3 in $1"
   printf '%s/%s' "$1" "$newest"
 }
 
-stamp='[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z'
+day='[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
+stamp="${day}T[0-9][0-9][0-9][0-9][0-9][0-9]Z"
+guide_stamp="${day}_[0-9][0-9][0-9][0-9][0-9][0-9]"
 pg_file=""
+pg_format=""
 redis_file=""
 if [ -n "$pg_sel" ]; then
   if [ "$pg_sel" = latest ]; then
-    pg_file="$(latest_in "$pg_dir" "litellm-$stamp.dump")"
+    pg_file="$(latest_of "$pg_dir" "litellm-$stamp.dump" "$db_name.sql.gz")"
   else
     pg_file="$pg_sel"
   fi
@@ -114,7 +137,7 @@ if [ -n "$pg_sel" ]; then
 fi
 if [ -n "$redis_sel" ]; then
   if [ "$redis_sel" = latest ]; then
-    redis_file="$(latest_in "$redis_dir" "redis-$stamp.rdb")"
+    redis_file="$(latest_of "$redis_dir" "redis-$stamp.rdb" "dump-$guide_stamp.rdb")"
   else
     redis_file="$redis_sel"
   fi
@@ -123,9 +146,30 @@ if [ -n "$redis_sel" ]; then
 fi
 
 # Check every backup before anything is touched.
+pg_created_db=""
 if [ -n "$pg_file" ]; then
-  if ! check_out="$(pg_restore --list "$pg_file" 2>&1 >/dev/null)"; then
-    die "$pg_file is not a readable pg_dump archive (${check_out%%$'\n'*}); nothing was changed"
+  if [ "$(head -c 2 "$pg_file" | od -An -tx1 | tr -d ' \n')" = 1f8b ]; then
+    # Plain SQL in gzip, as services.postgresqlBackup writes it.
+    pg_format=sql.gz
+    check_out="$(gzip -t -- "$pg_file" 2>&1)" ||
+      die "$pg_file is a damaged gzip file (${check_out%%$'\n'*}); nothing was changed"
+    header="$(gzip -dc -- "$pg_file" | head -c 4096 || true)"
+    case "$header" in
+      *"-- PostgreSQL database dump"*) ;;
+      *) die "$pg_file does not hold a pg_dump SQL script; nothing was changed" ;;
+    esac
+    # pg_dump -C (the guide's default) creates the database itself: it must be ours.
+    pg_created_db="$(gzip -dc -- "$pg_file" | awk '/^CREATE DATABASE / && name == "" { name = $3 } END { print name }')"
+    pg_created_db="${pg_created_db#\"}"
+    pg_created_db="${pg_created_db%\"}"
+    if [ -n "$pg_created_db" ] && [ "$pg_created_db" != "$db_name" ]; then
+      die "$pg_file creates database $pg_created_db, not $db_name; nothing was changed"
+    fi
+  else
+    pg_format=custom
+    if ! check_out="$(pg_restore --list "$pg_file" 2>&1 >/dev/null)"; then
+      die "$pg_file is not a readable pg_dump archive (${check_out%%$'\n'*}); nothing was changed"
+    fi
   fi
 fi
 if [ -n "$redis_file" ]; then
@@ -279,7 +323,7 @@ return moved'
   done < <(tmp_redis INFO keyspace | tr -d '\r')
 fi
 
-if [ -n "$pg_file" ]; then
+if [ -n "$pg_file" ] && [ "$pg_format" = custom ]; then
   say "restoring PostgreSQL database $db_name from $pg_file"
   # The dump is read through stdin so the PostgreSQL user needs no access to the backup folder.
   if ! run_pg pg_restore --single-transaction --clean --if-exists --exit-on-error \
@@ -287,6 +331,69 @@ if [ -n "$pg_file" ]; then
     die "restoring $pg_file failed; the transaction was rolled back and database $db_name is unchanged"
   fi
   say "restored PostgreSQL database $db_name from $pg_file"
+fi
+
+# A plain SQL dump has no DROP statements and may create the database itself: it is loaded into a
+# new, empty database while the current one waits under another name, and comes back on failure.
+if [ -n "$pg_file" ] && [ "$pg_format" = sql.gz ]; then
+  kept="${db_name}_before_restore"
+  export LITELLM_RESTORE_DB="$db_name" LITELLM_RESTORE_KEPT="$kept"
+  admin_sql() { # SQL on stdin, in database postgres; prints tuples only
+    run_pg psql -X -q -At -v ON_ERROR_STOP=1 -d postgres
+  }
+  state="$(admin_sql <<'SQL'
+\getenv db LITELLM_RESTORE_DB
+\getenv kept LITELLM_RESTORE_KEPT
+SELECT (SELECT CASE WHEN rolsuper THEN 'yes' ELSE 'no' END FROM pg_roles WHERE rolname = current_user)
+  || ' ' || (SELECT count(*) FROM pg_database WHERE datname = :'kept')
+  || ' ' || coalesce((SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = :'db'), '-');
+SQL
+)" || die "cannot connect to PostgreSQL as its superuser; nothing was changed"
+  read -r is_super kept_count db_owner <<<"$state"
+  [ "$is_super" = yes ] || die "restoring a plain SQL dump needs the PostgreSQL superuser (PGUSER); nothing was changed"
+  [ "$kept_count" = 0 ] ||
+    die "database $kept exists (left by an earlier restore): check it, drop it, run again; nothing was changed"
+  [ "$db_owner" != - ] || db_owner="${LITELLM_DB_USER:-litellm}"
+  export LITELLM_RESTORE_OWNER="$db_owner"
+
+  say "restoring PostgreSQL database $db_name from $pg_file (plain SQL); the current one waits as $kept"
+  admin_sql >/dev/null <<'SQL' || die "could not set database $db_name aside; nothing was changed"
+\getenv db LITELLM_RESTORE_DB
+\getenv kept LITELLM_RESTORE_KEPT
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+  WHERE datname = :'db' AND pid <> pg_backend_pid();
+ALTER DATABASE :"db" RENAME TO :"kept";
+SQL
+  loaded=1
+  if [ -z "$pg_created_db" ]; then
+    admin_sql >/dev/null <<'SQL' || loaded=0
+\getenv db LITELLM_RESTORE_DB
+\getenv owner LITELLM_RESTORE_OWNER
+CREATE DATABASE :"db" OWNER :"owner";
+SQL
+    if [ "$loaded" = 1 ]; then
+      gzip -dc -- "$pg_file" | run_pg psql -X -q -v ON_ERROR_STOP=1 --single-transaction \
+        -d "$db_name" >/dev/null || loaded=0
+    fi
+  else
+    # CREATE DATABASE cannot run in a transaction; the script connects to the new database itself.
+    gzip -dc -- "$pg_file" | run_pg psql -X -q -v ON_ERROR_STOP=1 -d postgres >/dev/null || loaded=0
+  fi
+  if [ "$loaded" = 1 ]; then
+    admin_sql >/dev/null <<'SQL' || echo "$prog: could not drop $kept; drop it by hand" >&2
+\getenv kept LITELLM_RESTORE_KEPT
+DROP DATABASE :"kept" WITH (FORCE);
+SQL
+    say "restored PostgreSQL database $db_name from $pg_file"
+  else
+    admin_sql >/dev/null <<'SQL' || die "restoring $pg_file failed, and $kept could not be renamed back to $db_name: do so by hand (ALTER DATABASE ... RENAME)"
+\getenv db LITELLM_RESTORE_DB
+\getenv kept LITELLM_RESTORE_KEPT
+DROP DATABASE IF EXISTS :"db" WITH (FORCE);
+ALTER DATABASE :"kept" RENAME TO :"db";
+SQL
+    die "restoring $pg_file failed; database $db_name is back as it was"
+  fi
 fi
 
 if [ -n "$redis_file" ]; then

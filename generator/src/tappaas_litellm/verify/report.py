@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from tappaas_litellm.verify.guide import guide_note
 from tappaas_litellm.verify.result import CheckResult, Status
 
 _COLOURS = {Status.PASS: "green", Status.FAIL: "red", Status.SKIP: "yellow"}
@@ -24,6 +25,9 @@ def format_result(result: CheckResult, *, verbose: bool = False) -> str:
     indent = " " * 6
     if result.failed and result.hint:
         lines.append(indent + click.style("next: ", bold=True) + result.hint)
+    note = guide_note(result.name)
+    if note:
+        lines.append(indent + click.style("guide: ", dim=True) + note)
     if result.evidence and (verbose or result.failed):
         shown = result.evidence.strip().splitlines()
         if not verbose and len(shown) > 8:
