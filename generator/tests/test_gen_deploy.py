@@ -300,3 +300,27 @@ def test_flake_dir_without_flake(tmp_path: Path, recorder: RecordingRunner) -> N
     assert result.exit_code == 2
     assert f"error: --flake-dir {tmp_path}: no flake.nix there" in result.stderr
     assert recorder.calls == []
+
+
+def test_local_nix_is_made_visible_to_the_flake_too(
+    git_flake: Path, tmp_path: Path, verified: list, litellm_ready, monkeypatch
+):
+    """An untracked local.nix would be invisible to the flake: the host would build without it."""
+    local = git_flake / "hosts" / "litellm" / "local.nix"
+    local.parent.mkdir(parents=True)
+    local.write_text('{ tappaas.litellm.database.sharedBuffers = "768MB"; }\n')
+    stand_in(tmp_path / "bin", "nixos-rebuild", "print('built')\n")
+    monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
+    monkeypatch.chdir(git_flake)
+    monkeypatch.setattr(deploy_module, "POLL_SECONDS", 0.05)
+    port = str(litellm_ready.server_address[1])
+    result = _deploy("--target-host", "tappaas@127.0.0.1", "--port", port, "--wait-timeout", "20")
+    assert result.exit_code == 0, result.output
+    assert "$ git add --intent-to-add -- hosts/litellm/default.nix hosts/litellm/local.nix" in (
+        result.stdout
+    )
+    known = subprocess.run(
+        ["git", "ls-files", "--", "hosts/litellm"],
+        cwd=git_flake, capture_output=True, text=True, check=True, timeout=30,
+    ).stdout.split()  # fmt: skip
+    assert known == ["hosts/litellm/default.nix", "hosts/litellm/local.nix"]

@@ -171,7 +171,7 @@ def deploy(
     \b
     Steps:
       1. generate hosts/NAME/default.nix (as `generate`)
-      2. git add --intent-to-add it, so the flake sees it
+      2. git add --intent-to-add it (and hosts/NAME/local.nix), so the flake sees them
       3. nixos-rebuild switch --flake .#NAME --target-host tappaas@NAME.<zone>.internal --sudo
       4. wait until http://HOST:4000/health/readiness answers
       5. verify the VM (as `verify`)

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from tappaas_litellm.errors import InputError, StepError
-from tappaas_litellm.generate import Generated, prepare
+from tappaas_litellm.generate import LOCAL_FILE_NAME, Generated, prepare
 from tappaas_litellm.hosts import SshTarget, check_destination, parse_target
 from tappaas_litellm.process import Command, CommandNotFoundError, Runner
 from tappaas_litellm.render import write_host_file
@@ -81,9 +81,15 @@ def rebuild_command(
 
 
 def git_commands(flake_dir: Path, host_file: Path) -> tuple[Command, Command]:
-    relative = os.path.relpath(host_file, flake_dir)
+    """`git add --intent-to-add` of the host file, and of its local.nix when there is one:
+    a flake sees only files git knows, and would silently build without local.nix."""
+    files = [host_file]
+    local = host_file.parent / LOCAL_FILE_NAME
+    if local.is_file():
+        files.append(local)
+    relative = [os.path.relpath(path, flake_dir) for path in files]
     check = Command(("git", "rev-parse", "--is-inside-work-tree"), cwd=flake_dir)
-    add = Command(("git", "add", "--intent-to-add", "--", relative), cwd=flake_dir)
+    add = Command(("git", "add", "--intent-to-add", "--", *relative), cwd=flake_dir)
     return check, add
 
 
