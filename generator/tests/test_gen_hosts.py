@@ -112,3 +112,16 @@ def test_good_hosts(value: str) -> None:
 def test_bad_hosts(value: str) -> None:
     with pytest.raises(Exception, match="not a host name or address"):
         check_host(value, "--host")
+
+
+def test_one_quoting_helper() -> None:
+    """Every command line the tool builds quotes through tappaas_litellm.shell."""
+    import tappaas_litellm
+
+    package = Path(tappaas_litellm.__file__).parent
+    users = sorted(
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*.py")
+        if "shlex" in path.read_text(encoding="utf-8")
+    )
+    assert users == ["shell.py"]
