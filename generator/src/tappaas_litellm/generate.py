@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tappaas_litellm import shell
 from tappaas_litellm.config import ConfigChoice, find_config, find_zones
 from tappaas_litellm.model import LoadedModule, load_module_file
 from tappaas_litellm.render import HostFile, plan_host_file
@@ -98,5 +98,5 @@ def describe_local_file(local: Path, flake_root: Path | None, *, info: Say, warn
     if tracked.returncode != 0:
         warn(
             f"{shown} is not tracked by git, so the flake does not see it and the host is built "
-            f"without it; run: git add {shlex.quote(shown)}"
+            f"without it; run: git add {shell.quote(shown)}"
         )
