@@ -60,7 +60,8 @@ FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChe
 
 
 def _prelude(statuses: Mapping[str, int]) -> str:
-    parts = ['__record() { printf \'%s\\0\' "$#" "$@" >> "$__LOG"; }']
+    # One log per process: the programs of a pipeline run at the same time.
+    parts = ['__record() { printf \'%s\\0\' "$#" "$@" >> "$__LOG.$BASHPID"; }']
     for program in PROGRAMS:
         status = statuses.get(program, 0)
         parts.append(f'{program}() {{ __record {program} "$@"; return {status}; }}')
@@ -81,7 +82,8 @@ def run_builder(
     """Run `command` with bash; the calls it made, its stdout and its stderr."""
     assert BASH, "bash is needed"
     log = tmp_path / "calls"
-    log.write_bytes(b"")
+    for stale in tmp_path.glob("calls.*"):
+        stale.unlink()
     empty = tmp_path / "empty-path"
     empty.mkdir(exist_ok=True)
     result = subprocess.run(
@@ -92,7 +94,8 @@ def run_builder(
         timeout=20,
         check=False,
     )
-    fields = log.read_bytes().decode().split("\0")[:-1]
+    logs = sorted(tmp_path.glob("calls.*"))
+    fields = b"".join(path.read_bytes() for path in logs).decode().split("\0")[:-1]
     calls: list[list[str]] = []
     while fields:
         count = int(fields.pop(0))
