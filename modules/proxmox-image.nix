@@ -13,7 +13,6 @@ let
   vm = config.tappaas.vm.proxmox;
   inherit (config.tappaas.litellm) resources;
   name = config.networking.hostName;
-  cloudInit = config.proxmox.cloudInit;
 in
 {
   proxmox = {
@@ -35,16 +34,13 @@ in
       );
       agent = true;
     };
-    qemuExtraConf = {
-      onboot = 1;
-      # The cloud-init drive, through which Proxmox hands the VM the SSH key
-      # of `tappaas` (qm set --sshkeys). qmrestore re-creates it for the VM.
-      ${cloudInit.device} = "${cloudInit.defaultStorage}:vm-9999-cloudinit,media=cdrom";
-    };
-    # The format's own cloud-init switch would force networking.hostName to ""
-    # and turn on cloud-init networking; the host keeps its name (its first
-    # DHCP request already registers it) and the VM profile runs cloud-init
-    # without networking. The drive is added above instead.
+    qemuExtraConf.onboot = 1;
+    # The format always adds the cloud-init drive (proxmox.cloudInit.device,
+    # ide2), through which Proxmox hands the VM the SSH key of `tappaas`
+    # (qm set --sshkeys); qmrestore re-creates it for the VM. Its `enable`
+    # switch would also force networking.hostName to "" and turn on cloud-init
+    # networking: the host keeps its name (its first DHCP request registers
+    # it) and the VM profile runs cloud-init without networking.
     cloudInit.enable = false;
     filenameSuffix = if vm.vmid == null then name else "${toString vm.vmid}-${name}";
   };

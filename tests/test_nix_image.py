@@ -39,7 +39,6 @@ let
     inherit (host) networking;
     tappaas.vm.proxmox = host.tappaas.vm.proxmox // extra;
     tappaas.litellm.resources = host.tappaas.litellm.resources;
-    proxmox.cloudInit = { device = "ide2"; defaultStorage = "local-lvm"; };
   };
   lib = {
     concatStringsSep = builtins.concatStringsSep;
@@ -101,7 +100,7 @@ def test_qemu_server_conf_comes_from_the_generated_host() -> None:
                 "net0": "virtio=00:00:00:00:00:00,bridge=lan,tag=220",
                 "agent": True,
             },
-            "qemuExtraConf": {"onboot": 1, "ide2": "local-lvm:vm-9999-cloudinit,media=cdrom"},
+            "qemuExtraConf": {"onboot": 1},
             "cloudInit": {"enable": False},
             "filenameSuffix": "310-litellm",
         },
@@ -171,7 +170,11 @@ def test_nixeval_the_image_module_set() -> None:
         "litellm", 4, 4096, "ovmf", "1"
     )  # fmt: skip
     assert conf["net0"] == "virtio=00:00:00:00:00:00,bridge=lan,tag=220"
-    assert proxmox["qemuExtraConf"]["ide2"] == "local-lvm:vm-9999-cloudinit,media=cdrom"
+    # The format adds the cloud-init drive itself, also with cloudInit.enable = false.
+    assert proxmox["qemuExtraConf"] == {
+        "ide2": "local-lvm:vm-9999-cloudinit,media=cdrom",
+        "onboot": 1,
+    }
     # One disk layout: the VM profile's, which the format agrees with.
     assert result["fileSystems"]["/"] == {"device": "/dev/disk/by-label/nixos", "fsType": "ext4"}
     assert result["fileSystems"]["/boot"] == {
