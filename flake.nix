@@ -11,7 +11,12 @@
   };
 
   outputs =
-    { self, nixpkgs, ... }:
+    {
+      self,
+      nixpkgs,
+      nixos-generators,
+      ...
+    }:
     let
       system = "x86_64-linux";
 
@@ -22,16 +27,25 @@
         name: hostEntries.${name} == "directory" && builtins.pathExists (./hosts + "/${name}/default.nix")
       ) (builtins.attrNames hostEntries);
 
-      mkHost =
+      # The modules of a host: its configuration and its image share them.
+      hostModules = name: [
+        (./hosts + "/${name}")
+        {
+          nixpkgs.hostPlatform = system;
+          system.configurationRevision = self.rev or self.dirtyRev or null;
+        }
+      ];
+
+      mkHost = name: nixpkgs.lib.nixosSystem { modules = hostModules name; };
+
+      # A Proxmox backup (vzdump-qemu-<vmid>-<name>.vma.zst) of the same
+      # system, for `qmrestore` (tappaas-litellm deploy NAME --create).
+      mkProxmoxImage =
         name:
-        nixpkgs.lib.nixosSystem {
-          modules = [
-            (./hosts + "/${name}")
-            {
-              nixpkgs.hostPlatform = system;
-              system.configurationRevision = self.rev or self.dirtyRev or null;
-            }
-          ];
+        nixos-generators.nixosGenerate {
+          inherit system;
+          format = "proxmox";
+          modules = hostModules name ++ [ ./modules/proxmox-image.nix ];
         };
 
       pkgs = nixpkgs.legacyPackages.${system};
@@ -71,7 +85,13 @@
       packages.${system} = {
         default = tappaas-litellm;
         inherit tappaas-litellm;
-      };
+      }
+      // builtins.listToAttrs (
+        map (name: {
+          name = "${name}-proxmox";
+          value = mkProxmoxImage name;
+        }) hostNames
+      );
 
       apps.${system} = {
         deploy = app "deploy" "Generate hosts/<name> from <name>.json and deploy it";

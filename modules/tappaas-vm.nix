@@ -32,6 +32,45 @@ in
       default = "Europe/Amsterdam";
       description = "Time zone of the VM (a tz database name).";
     };
+
+    # The VM's Proxmox hardware. The running system does not read these; the
+    # Proxmox image of the host (modules/proxmox-image.nix, the flake's
+    # packages.<system>.<host>-proxmox) writes them into its qemu-server.conf.
+    proxmox = {
+      vmid = lib.mkOption {
+        type = lib.types.nullOr (lib.types.ints.between 100 999999999);
+        default = null;
+        example = 310;
+        description = ''
+          The Proxmox VM id. The image's file name starts with it
+          (`vzdump-qemu-<vmid>-<name>.vma.zst`), so Proxmox lists the image as
+          a backup of this VM.
+        '';
+      };
+      diskSizeMiB = lib.mkOption {
+        type = lib.types.ints.positive;
+        default = 8192;
+        example = 32768;
+        description = ''
+          Size of the VM's disk in MiB (TAPPaaS `diskSize`; 32G is 32768). The
+          root file system grows to fill it at boot.
+        '';
+      };
+      bridge = lib.mkOption {
+        type = lib.types.strMatching "[A-Za-z][A-Za-z0-9_.-]{0,14}";
+        default = "lan";
+        description = "The Proxmox bridge of the VM's network interface (TAPPaaS `bridge0`).";
+      };
+      vlanTag = lib.mkOption {
+        type = lib.types.ints.between 0 4094;
+        default = 0;
+        example = 220;
+        description = ''
+          The VLAN tag of the VM's network interface: the `vlantag` of its
+          TAPPaaS zone (`zone0`); 0 means untagged, as in the `mgmt` zone.
+        '';
+      };
+    };
   };
 
   config = {

@@ -74,6 +74,15 @@ def test_defaults_and_vmname_from_file_name() -> None:
     )  # fmt: skip
     assert any(".vmname not set" in n for n in notes)
     assert any(".cores not set" in n for n in notes)
+    assert spec.bridge == "lan" and any(".bridge0 not set" in n for n in notes)
+
+
+@pytest.mark.parametrize(
+    ("size", "mib"), [("32G", 32768), ("8G", 8192), ("512M", 512), ("2048K", 2), ("1500K", 2)]
+)
+def test_disk_size_in_mib(size: str, mib: int) -> None:
+    spec = _parse({"vmid": 400, "diskSize": size, "bridge0": "vmbr0"})[0]
+    assert (spec.disk_size_mib, spec.bridge) == (mib, "vmbr0")
 
 
 def test_unknown_fields_in_blocks_are_reported_with_their_path() -> None:
@@ -123,6 +132,11 @@ BAD_FIELDS = [
     ("config/cluster:vm/diskSize", "32", '.config."cluster:vm".diskSize', "not a disk size"),
     ("config/cluster:vm/diskSize", "32GB", '.config."cluster:vm".diskSize', "not a disk size"),
     ("config/cluster:vm/diskSize", 32, '.config."cluster:vm".diskSize', "not a disk size"),
+    ("config/cluster:vm/bridge0", "", '.config."cluster:vm".bridge0', "not a bridge name"),
+    ("config/cluster:vm/bridge0", "-lan", '.config."cluster:vm".bridge0', "not a bridge name"),
+    ("config/cluster:vm/bridge0", "lan,tag=9", '.config."cluster:vm".bridge0', "not a bridge"),
+    ("config/cluster:vm/bridge0", "a" * 16, '.config."cluster:vm".bridge0', "not a bridge"),
+    ("config/cluster:vm/bridge0", 0, '.config."cluster:vm".bridge0', "not a bridge name"),
     ("zone0", "atlantis", ".zone0", "not a known zone"),
     ("zone0", "srvwork", ".zone0", 'did you mean "srvWork"'),
     ("zone0", "netbird", ".zone0", "not a known zone"),  # an overlay, not a VLAN zone

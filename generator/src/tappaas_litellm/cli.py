@@ -9,7 +9,9 @@ import click
 
 from tappaas_litellm import __version__, process
 from tappaas_litellm.config import check_name, find_config, find_zones
+from tappaas_litellm.create import CreateOptions
 from tappaas_litellm.deploy import DEFAULT_PORT, DeployOptions, run_deploy
+from tappaas_litellm.errors import InputError
 from tappaas_litellm.generate import prepare
 from tappaas_litellm.key import read_master_key, ssh_target
 from tappaas_litellm.model import load_module_file
@@ -155,6 +157,31 @@ def _describe_derived(derived: dict[str, object]) -> str:
     show_default=True,
     help="Seconds to wait for /health/readiness after switching.",
 )
+@click.option(
+    "--create",
+    is_flag=True,
+    help="When no VM has the module file's vmid on its Proxmox node: create it from the "
+    "host's image first (an existing VM is never touched).",
+)
+@click.option(
+    "--node-host",
+    metavar="[USER@]HOST",
+    help="With --create: the Proxmox node (default: root@<node>.mgmt.internal from the "
+    "module file; a bare HOST means root@HOST).",
+)
+@click.option(
+    "--ssh-key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="With --create: public key for tappaas on the new VM "
+    "(default: ~/.ssh/id_ed25519.pub, else ~/.ssh/id_rsa.pub).",
+)
+@click.option(
+    "--boot-timeout",
+    type=click.FloatRange(min=0),
+    default=600.0,
+    show_default=True,
+    help="With --create: seconds to wait for SSH on the new VM.",
+)
 def deploy(
     name: str,
     target_host: str | None,
@@ -165,6 +192,10 @@ def deploy(
     zones_file: Path | None,
     port: int,
     wait_timeout: float,
+    create: bool,
+    node_host: str | None,
+    ssh_key: Path | None,
+    boot_timeout: float,
 ) -> None:
     """Generate NAME's host file and switch the VM to it with nixos-rebuild.
 
@@ -177,12 +208,23 @@ def deploy(
       5. verify the VM (as `verify`)
     Then read the master key with `tappaas-litellm key NAME`.
 
+    With --create, when no VM has the file's vmid on the Proxmox node named in
+    the file: build the image (nix build .#NAME-proxmox), copy it to the node,
+    qmrestore it with the file's vmid and storage, qm set tags, the SSH key
+    for tappaas (cloud-init) and an EFI disk, start it and wait for SSH; then
+    the steps above. A VM with that id and another name stops it before
+    anything is written or run; a VM with that id and this name is left as it is.
+
     \b
     Examples:
       tappaas-litellm deploy litellm --dry-run
       tappaas-litellm deploy litellm --target-host tappaas@10.2.20.15
+      tappaas-litellm deploy litellm --create --dry-run
+      tappaas-litellm deploy litellm --create
     """
     check_name(name)
+    if not create and (node_host is not None or ssh_key is not None):
+        raise InputError("--node-host and --ssh-key go with --create; allowed: add --create")
     options = DeployOptions(
         name=name,
         config=config,
@@ -193,6 +235,7 @@ def deploy(
         port=port,
         wait_timeout=wait_timeout,
         dry_run=dry_run,
+        create=CreateOptions(node_host, ssh_key, boot_timeout) if create else None,
     )
     run_deploy(options, process.get_runner())
 

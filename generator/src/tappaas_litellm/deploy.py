@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from tappaas_litellm.create import CREATE_STEPS, CreateOptions, Creator
 from tappaas_litellm.errors import InputError, StepError
 from tappaas_litellm.generate import LOCAL_FILE_NAME, Generated, prepare
 from tappaas_litellm.hosts import SshTarget, check_destination, parse_target
@@ -50,6 +51,7 @@ class DeployOptions:
     port: int
     wait_timeout: float
     dry_run: bool
+    create: CreateOptions | None = None  # --create: a new VM from the image when none exists
 
 
 def target_for(fqdn: str, override: str | None) -> SshTarget:
@@ -136,6 +138,11 @@ class _Deploy:
         self.options = options
         self.runner = runner
         self.step = 0
+        self.total = STEPS + (CREATE_STEPS if options.create is not None else 0)
+
+    @property
+    def dry_run(self) -> bool:
+        return self.options.dry_run
 
     def say(self, text: str) -> None:
         click.echo(text)
@@ -145,7 +152,27 @@ class _Deploy:
 
     def header(self, title: str) -> None:
         self.step += 1
-        click.echo(f"[{self.step}/{STEPS}] {title}")
+        click.echo(f"[{self.step}/{self.total}] {title}")
+
+    def skip(self, steps: int, title: str) -> None:
+        click.echo(f"[{self.step + 1}-{self.step + steps}/{self.total}] {title}")
+        self.step += steps
+
+    def fail(self, message: str, *, hint: str, exit_code: int = 1) -> StepError:
+        text = f"step {self.step}/{self.total}: {message}"
+        return StepError(text, exit_code=exit_code, hint=hint)
+
+    def attempt(self, command: Command) -> tuple[int, str, str]:
+        """Run `command` quietly; its status and output (failing is the caller's business)."""
+        try:
+            result = self.runner.run_command(command, capture=True)
+        except CommandNotFoundError as exc:
+            raise self.fail(
+                f"{exc.program} not found",
+                exit_code=127,
+                hint=f"install {exc.program} or run the tool with `nix run .#deploy -- NAME`",
+            ) from None
+        return result.returncode, result.stdout or "", result.stderr or ""
 
     def show(self, command: Command) -> None:
         click.echo(f"      $ {command.display()}")
@@ -158,7 +185,7 @@ class _Deploy:
             result = self.runner.run_command(command, capture=capture)
         except CommandNotFoundError as exc:
             raise StepError(
-                f"step {self.step}/{STEPS}: {exc.program} not found",
+                f"step {self.step}/{self.total}: {exc.program} not found",
                 exit_code=127,
                 hint=f"install {exc.program} or run the tool with `nix run .#deploy -- NAME`",
             ) from None
@@ -168,7 +195,7 @@ class _Deploy:
                     if stream:
                         click.echo(stream.rstrip("\n"), err=True)
             raise StepError(
-                f"step {self.step}/{STEPS} failed: {command.argv[0]} exited with "
+                f"step {self.step}/{self.total} failed: {command.argv[0]} exited with "
                 f"status {result.returncode}",
                 exit_code=result.returncode,
                 hint=hint,
@@ -204,6 +231,19 @@ class _Deploy:
         )
         host_file = generated.host
         name = generated.name
+        creator = None
+        if o.create is not None:
+            # Checked, and the VM id looked up, before anything is written.
+            creator = Creator(
+                self,
+                generated,
+                o.create,
+                flake_dir=flake_dir,
+                vm_target=target_for(generated.module.spec.fqdn, o.target_host),
+                home=Path.home(),
+            )
+            creator.look_up()
+            self.header("Write the host file")
         shown = os.path.relpath(host_file.path, flake_dir)
         if o.dry_run:
             self.say(f"      would write {shown} ({host_file.state()})")
@@ -221,6 +261,9 @@ class _Deploy:
             "Deploy from a git clone of the flake (or run `git init && git add -A` there).",
         )
         self.run(add, capture=True, hint="check the git output above")
+
+        if creator is not None:
+            creator.create()
 
         # 3. Build and switch the VM.
         target = target_for(generated.module.spec.fqdn, o.target_host)
@@ -242,7 +285,8 @@ class _Deploy:
             body = wait_until_ready(url, o.wait_timeout, say=self.say)
             if body is None:
                 raise StepError(
-                    f"step {self.step}/{STEPS}: {url} did not answer within {o.wait_timeout:g} s",
+                    f"step {self.step}/{self.total}: {url} did not answer within "
+                    f"{o.wait_timeout:g} s",
                     hint=f"look at the services on the VM: ssh {target} "
                     "'systemctl status podman-litellm; sudo journalctl -u podman-litellm -n 50'",
                 )
@@ -258,7 +302,7 @@ class _Deploy:
             status = run_verify(name, host, user=user, flake_dir=flake_dir)
             if status != 0:
                 raise StepError(
-                    f"step {self.step}/{STEPS}: verification of {name} failed",
+                    f"step {self.step}/{self.total}: verification of {name} failed",
                     exit_code=status,
                     hint="see the failed checks above",
                 )

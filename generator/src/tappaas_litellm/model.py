@@ -58,6 +58,8 @@ MEMORY_MIN_MIB = 512  # module-fields.json
 
 DNS_LABEL = re.compile(r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 DISK_SIZE = re.compile(r"[1-9][0-9]*[GMK]")
+# A Proxmox bridge or SDN VNet name (a Linux interface name: at most 15 characters).
+BRIDGE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,14}")
 # An upstream version string or image tag: 1.85.0, v1.89.3, 1.81.3.rc.2, nightly, main-stable
 APP_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}")
 SERVICE_KEY = re.compile(r"[a-zA-Z][a-zA-Z0-9-]*:[a-zA-Z][a-zA-Z0-9-]*")
@@ -71,13 +73,21 @@ ALLOWED: dict[str, str] = {
     "memory": f"a whole number of MiB, at least {MEMORY_MIN_MIB}, "
     'as a number or a string of digits (e.g. 4096 or "4096")',
     "diskSize": 'a size with unit G, M or K (e.g. "32G")',
+    "bridge0": "a Proxmox bridge name: a letter, then letters, digits, '_', '.', '-', "
+    'at most 15 characters (e.g. "lan")',
     "zone0": "a zone defined in zones.json",
     "appVersion": "an upstream version or image tag: letters, digits, '.', '_', '+', '-', "
     'starting with a letter or digit (e.g. "1.85.0")',
 }
 
 # Defaults TAPPaaS applies when a field is absent (module-fields.json).
-DEFAULTS: dict[str, Any] = {"cores": 2, "memory": 4096, "diskSize": "8G", "zone0": "mgmt"}
+DEFAULTS: dict[str, Any] = {
+    "cores": 2,
+    "memory": 4096,
+    "diskSize": "8G",
+    "zone0": "mgmt",
+    "bridge0": "lan",
+}
 
 
 def _show(value: object) -> str:
@@ -112,6 +122,7 @@ class ModuleFile(BaseModel):
     memory: int = DEFAULTS["memory"]
     disk_size: str = Field(default=DEFAULTS["diskSize"], alias="diskSize")
     zone0: str = DEFAULTS["zone0"]
+    bridge0: str = DEFAULTS["bridge0"]
     app_version: str | None = Field(default=None, alias="appVersion")
 
     @field_validator("vmname", mode="before")
@@ -154,6 +165,13 @@ class ModuleFile(BaseModel):
             raise _problem(f"{_show(value)} is not a disk size")
         return value
 
+    @field_validator("bridge0", mode="before")
+    @classmethod
+    def _bridge0(cls, value: object) -> str:
+        if not isinstance(value, str) or not BRIDGE.fullmatch(value):
+            raise _problem(f"{_show(value)} is not a bridge name")
+        return value
+
     @field_validator("zone0", mode="before")
     @classmethod
     def _zone0(cls, value: object, info: ValidationInfo) -> str:
@@ -187,10 +205,18 @@ class VmSpec:
     disk_size: str
     zone: Zone
     app_version: str | None
+    bridge: str = DEFAULTS["bridge0"]
 
     @property
     def fqdn(self) -> str:
         return f"{self.name}.{self.zone.domain}"
+
+    @property
+    def disk_size_mib(self) -> int:
+        """`disk_size` in MiB, as Proxmox reads it (G = GiB, M = MiB, K = KiB, rounded up)."""
+        number, unit = int(self.disk_size[:-1]), self.disk_size[-1]
+        kib = number * {"G": 1024 * 1024, "M": 1024, "K": 1}[unit]
+        return -(-kib // 1024)
 
 
 @dataclass
@@ -351,6 +377,7 @@ def parse_module(
         disk_size=spec_fields.disk_size,
         zone=zone,
         app_version=spec_fields.app_version,
+        bridge=spec_fields.bridge0,
     )
     return spec, flat, warnings, notes
 

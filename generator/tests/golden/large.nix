@@ -25,4 +25,12 @@
       memoryMiB = 16384;
     };
   };
+
+  # The VM on Proxmox, for its image (nix build .#big-proxmox).
+  tappaas.vm.proxmox = {
+    vmid = 310;
+    diskSizeMiB = 32768; # 32G
+    bridge = "lan";
+    vlanTag = 220; # zone srvWork
+  };
 }

@@ -25,4 +25,12 @@
       memoryMiB = 4096;
     };
   };
+
+  # The VM on Proxmox, for its image (nix build .#litellm-proxmox).
+  tappaas.vm.proxmox = {
+    vmid = 310;
+    diskSizeMiB = 32768; # 32G
+    bridge = "lan";
+    vlanTag = 200; # zone srv
+  };
 }

@@ -25,4 +25,12 @@
       memoryMiB = 2048;
     };
   };
+
+  # The VM on Proxmox, for its image (nix build .#tiny-proxmox).
+  tappaas.vm.proxmox = {
+    vmid = 310;
+    diskSizeMiB = 32768; # 32G
+    bridge = "lan";
+    vlanTag = 220; # zone srvWork
+  };
 }
