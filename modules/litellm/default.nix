@@ -98,6 +98,7 @@ in
     ./container.nix
     ./secrets.nix
     ./backup.nix
+    ./service-keys.nix
   ];
 
   options.tappaas.litellm = {
