@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # litellm-service-keys: reconcile, ensure or revoke the service keys of
 # consuming modules (run as root on the LiteLLM VM).
 #   litellm-service-keys reconcile        make LiteLLM match tappaas.litellm.serviceKeys
