@@ -12,4 +12,5 @@ let
 in
 {
   vm-litellm = runTest ./litellm.nix;
+  vm-tappaas = runTest ./tappaas.nix;
 }

@@ -99,6 +99,8 @@ in
     ./secrets.nix
     ./backup.nix
     ./service-keys.nix
+    ./metrics.nix
+    ./logging.nix
   ];
 
   options.tappaas.litellm = {

@@ -178,8 +178,9 @@ in
         Type = "oneshot";
         RemainAfterExit = true;
         UMask = "0077";
-        # The command waits up to 120 x 5 s for LiteLLM to become ready.
-        TimeoutStartSec = "15min";
+        # The command waits up to 180 x 5 s for LiteLLM to become ready,
+        # then fails with a message saying so.
+        TimeoutStartSec = "20min";
         ExecStart = "${lib.getExe serviceKeysCommand} reconcile";
       };
     };

@@ -99,9 +99,10 @@ def _run(step: Callable[[], None]) -> None:
 @click.option(
     "--attempts",
     type=click.IntRange(1, 10000),
-    default=120,
+    default=180,
     show_default=True,
-    help="Tries of /health/readiness before giving up.",
+    help="Tries of /health/readiness before giving up (LiteLLM's first start migrates its "
+    "database and can take minutes).",
 )
 @click.option(
     "--interval",
