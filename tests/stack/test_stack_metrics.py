@@ -10,7 +10,6 @@ import json
 import re
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from stacklib import MODULE_DIR, LiteLLMProxy, start_litellm
 from upstream import FakeUpstream
@@ -43,14 +42,15 @@ def test_metrics_need_a_key(metrics_proxy: LiteLLMProxy) -> None:
     with metrics_proxy.client(timeout=60) as client:
         anonymous = client.get("/metrics", headers={"Authorization": ""})
         assert anonymous.status_code == 401, anonymous.text
-        assert "litellm_" not in anonymous.text
+        assert "litellm_proxy_total_requests" not in anonymous.text
         wrong = client.get("/metrics", headers={"Authorization": "Bearer sk-wrong"})
         assert wrong.status_code == 401, wrong.text
 
 
 def test_metrics_count_completions(metrics_proxy: LiteLLMProxy) -> None:
     with metrics_proxy.client(timeout=120) as client:
-        before = client.get("/metrics/")
+        auth = metrics_proxy.headers()
+        before = client.get("/metrics/", headers=auth)
         assert before.status_code == 200, before.text
         body = {
             "model": metrics_proxy.model,
@@ -58,8 +58,8 @@ def test_metrics_count_completions(metrics_proxy: LiteLLMProxy) -> None:
             "caching": False,
         }
         for _ in range(2):
-            assert client.post("/chat/completions", json=body).status_code == 200
-        after = client.get("/metrics/")
+            assert client.post("/chat/completions", json=body, headers=auth).status_code == 200
+        after = client.get("/metrics/", headers=auth)
         assert after.status_code == 200
         assert total_requests(after.text) >= total_requests(before.text) + 2, after.text[-3000:]
         assert "litellm_request_total_latency_metric_bucket" in after.text
