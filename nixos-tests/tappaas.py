@@ -77,8 +77,10 @@ with subtest("a second run changes nothing"):
     before = machine.succeed("sha256sum /etc/secrets/litellm-svc-*.key")
     machine.succeed("systemctl restart litellm-service-keys.service")
     assert machine.succeed("sha256sum /etc/secrets/litellm-svc-*.key") == before
-    last = machine.succeed("journalctl -u litellm-service-keys --no-pager -n 3 -o cat")
-    assert "unchanged litellm-svc-n8n" in last and "unchanged litellm-svc-openwebui" in last, last
+    journal = machine.succeed("journalctl -u litellm-service-keys --no-pager -o cat")
+    for consumer in CONSUMERS:
+        assert journal.count(f"created   litellm-svc-{consumer}") == 1, journal
+        assert journal.count(f"unchanged litellm-svc-{consumer}") == 1, journal
 
 with subtest("the on-VM command makes an undeclared key once and revokes it"):
     machine.succeed("litellm-service-keys ensure nextcloud")
