@@ -31,7 +31,15 @@
               nixpkgs.hostPlatform = system;
               system.configurationRevision = self.rev or self.dirtyRev or null;
             }
-          ];
+          ]
+          # Hand-written additions (e.g. tappaas.litellm.serviceKeys) next to the
+          # generated default.nix, which `generate` overwrites.
+          ++ (
+            let
+              local = ./hosts + "/${name}/local.nix";
+            in
+            if builtins.pathExists local then [ local ] else [ ]
+          );
         };
 
       pkgs = nixpkgs.legacyPackages.${system};

@@ -151,6 +151,29 @@ def test_every_host_folder_becomes_a_configuration(tmp_path: Path) -> None:
     assert first_module == str(hosts / "gateway2")
 
 
+def test_a_hosts_local_nix_is_added_after_the_generated_file(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "flake.nix", tmp_path / "flake.nix")
+    for name in ("plain", "extended"):
+        (tmp_path / "hosts" / name).mkdir(parents=True)
+        (tmp_path / "hosts" / name / "default.nix").write_text("{ }\n")
+    (tmp_path / "hosts" / "extended" / "local.nix").write_text("{ }\n")
+    modules = nix_eval(
+        f"map (m: if builtins.isPath m then toString m else null) "
+        f"({STUB_INPUTS}).nixosConfigurations.extended.nixosSystemArgs.modules",
+        tmp_path,
+    )
+    assert modules == [
+        str(tmp_path / "hosts" / "extended"),
+        None,
+        str(tmp_path / "hosts" / "extended" / "local.nix"),
+    ]
+    plain = nix_eval(
+        f"builtins.length ({STUB_INPUTS}).nixosConfigurations.plain.nixosSystemArgs.modules",
+        tmp_path,
+    )
+    assert plain == 2
+
+
 def test_the_repository_hosts_are_found() -> None:
     names = nix_eval(f"builtins.attrNames ({STUB_INPUTS}).nixosConfigurations", ROOT)
     expected = sorted(p.parent.name for p in (ROOT / "hosts").glob("*/default.nix"))
