@@ -24,6 +24,7 @@ from tappaas_litellm.process import CommandNotFoundError, Runner
 __all__ = [
     "CONSUMER_ENV_FILE",
     "ServiceKeyPlan",
+    "Step",
     "key_file",
     "run_service_key",
 ]
@@ -63,6 +64,17 @@ def ssh(target: SshTarget, words: list[str]) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One command: what it does (for messages) and how its output is used (`kind`):
+    vm (output shown), read-key (the key), write-env (the env file on stdin),
+    check-env (the consumer's env file, compared with the key)."""
+
+    kind: str
+    what: str
+    argv: list[str]
+
+
+@dataclass(frozen=True)
 class ServiceKeyPlan:
     """What `service-key` does for one consumer."""
 
@@ -74,36 +86,33 @@ class ServiceKeyPlan:
     revoke: bool = False
     test: bool = False
 
-    def commands(self) -> list[tuple[str, list[str]]]:
-        """(what, argv) of every command, in order; for --dry-run and the tests."""
-        steps: list[tuple[str, list[str]]] = []
+    def commands(self) -> list[Step]:
+        """Every command, in order; for --dry-run and the tests."""
         vm_command = ["sudo", "litellm-service-keys"]
         if self.revoke:
-            steps.append(
-                ("revoke the key", ssh(self.provider, [*vm_command, "revoke", self.consumer]))
-            )
+            steps = [
+                Step(
+                    "vm",
+                    "revoke the key",
+                    ssh(self.provider, [*vm_command, "revoke", self.consumer]),
+                )
+            ]
             if self.write_to:
                 rm = ["sudo", "rm", "-f", "--", CONSUMER_ENV_FILE]
-                steps.append((f"remove {CONSUMER_ENV_FILE}", ssh(self.write_to, rm)))
+                steps.append(Step("vm", f"remove {CONSUMER_ENV_FILE}", ssh(self.write_to, rm)))
             return steps
+        steps = []
         if self.ensure:
-            steps.append(
-                (
-                    "make the key if missing",
-                    ssh(self.provider, [*vm_command, "ensure", self.consumer]),
-                )
-            )
-        steps.append(("read the key", ssh(self.provider, ["sudo", "cat", key_file(self.consumer)])))
+            ensure = ssh(self.provider, [*vm_command, "ensure", self.consumer])
+            steps.append(Step("vm", "make the key if missing", ensure))
+        read = ssh(self.provider, ["sudo", "cat", key_file(self.consumer)])
+        steps.append(Step("read-key", "read the key", read))
         if self.write_to and self.test:
-            steps.append(
-                (
-                    f"read {CONSUMER_ENV_FILE}",
-                    ssh(self.write_to, ["sudo", "cat", CONSUMER_ENV_FILE]),
-                )
-            )
+            check = ssh(self.write_to, ["sudo", "cat", CONSUMER_ENV_FILE])
+            steps.append(Step("check-env", f"read {CONSUMER_ENV_FILE}", check))
         elif self.write_to:
             write = ["sudo", "sh", "-c", WRITE_SCRIPT, "litellm-svckey", CONSUMER_ENV_FILE]
-            steps.append((f"write {CONSUMER_ENV_FILE}", ssh(self.write_to, write)))
+            steps.append(Step("write-env", f"write {CONSUMER_ENV_FILE}", ssh(self.write_to, write)))
         return steps
 
 
@@ -155,25 +164,25 @@ def run_service_key(
     steps = plan.commands()
     if dry_run:
         info(f"Dry run: nothing is run. Base URL for the consumer: {plan.base_url}")
-        for what, argv in steps:
-            info(f"  {what}: $ {shell.join(argv)}")
+        for step in steps:
+            info(f"  {step.what}: $ {shell.join(step.argv)}")
         return None
     key = ""
-    for what, argv in steps:
-        if what == "read the key":
-            key = _run(runner, what, argv).strip()
+    for step in steps:
+        if step.kind == "read-key":
+            key = _run(runner, step.what, step.argv).strip()
             if not _KEY.fullmatch(key):
                 raise StepError(
                     f"{key_file(plan.consumer)} on {plan.provider} holds no key; declare "
                     f"tappaas.litellm.serviceKeys.{plan.consumer} and deploy, or pass --ensure"
                 )
-        elif what.startswith("write"):
-            _run(runner, what, argv, stdin=consumer_env(key, plan.base_url))
+        elif step.kind == "write-env":
+            _run(runner, step.what, step.argv, stdin=consumer_env(key, plan.base_url))
             info(
                 f"wrote {CONSUMER_ENV_FILE} on {plan.write_to} (LITELLM_API_KEY, LITELLM_BASE_URL)"
             )
-        elif what.startswith(f"read {CONSUMER_ENV_FILE}"):
-            held = _value(_run(runner, what, argv), "LITELLM_API_KEY")
+        elif step.kind == "check-env":
+            held = _value(_run(runner, step.what, step.argv), "LITELLM_API_KEY")
             if held != key:
                 raise StepError(
                     f"{CONSUMER_ENV_FILE} on {plan.write_to} does not hold the consumer's key; "
@@ -181,8 +190,8 @@ def run_service_key(
                 )
             info(f"PASS  {CONSUMER_ENV_FILE} on {plan.write_to} holds the key")
         else:
-            out = _run(runner, what, argv).strip()
-            info(out or f"{what}: done")
+            out = _run(runner, step.what, step.argv).strip()
+            info(out or f"{step.what}: done")
     if plan.revoke:
         return None
     if plan.test:
