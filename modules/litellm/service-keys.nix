@@ -62,16 +62,12 @@ let
 
   # The desired state the reconciler reads; it holds no secret.
   stateFile = pkgs.writeText "litellm-service-keys.json" (
-    builtins.toJSON {
-      prune = cfg.serviceKeysPrune;
-      consumers = lib.mapAttrs (_: key: {
-        inherit (key) models metadata;
-        max_budget = key.maxBudget;
-        budget_duration = key.budgetDuration;
-        rpm_limit = key.rpmLimit;
-        tpm_limit = key.tpmLimit;
-      }) cfg.serviceKeys;
-    }
+    builtins.toJSON (
+      import ./lib/service-keys-state.nix {
+        inherit (cfg) serviceKeys;
+        prune = cfg.serviceKeysPrune;
+      }
+    )
   );
 
   # LiteLLM as seen from this VM.
