@@ -278,6 +278,18 @@ def test_missing_key_says_how_to_make_one(vms: Vms, config_dir: Path) -> None:
     assert "No such file" in result.stderr
 
 
+def test_ensure_of_a_lost_key_shows_the_vms_report(vms: Vms, config_dir: Path) -> None:
+    vms.server.api.add_key("litellm-svc-openwebui")  # in LiteLLM, but no key file on the VM
+    result = cli("service-key", "litellm", "openwebui", "--ensure", "--write-to", CONSUMER)
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert any(line.startswith("lost      litellm-svc-openwebui: ") for line in lines), lines
+    assert lines[-1].startswith(f"error: make the key if missing failed ({PROVIDER}): error: 1 ")
+    assert not vms.path("openwebui.srvwork.internal", CONSUMER_ENV_FILE).exists()
+    generated = [c for c in vms.server.api.writes() if c.path == "/key/generate"]
+    assert generated == [], "a lost key is never replaced"
+
+
 def test_revoke_with_ensure_is_bad_input(vms: Vms, config_dir: Path) -> None:
     result = cli("service-key", "litellm", "openwebui", "--revoke", "--ensure")
     assert result.exit_code == 2

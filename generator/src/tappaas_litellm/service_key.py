@@ -120,12 +120,22 @@ def consumer_env(key: str, base_url: str) -> str:
     return f"LITELLM_API_KEY={key}\nLITELLM_BASE_URL={base_url}\n"
 
 
-def _run(runner: Runner, what: str, argv: list[str], stdin: str | None = None) -> str:
+def _run(
+    runner: Runner,
+    what: str,
+    argv: list[str],
+    stdin: str | None = None,
+    show: Callable[[str], None] | None = None,
+) -> str:
+    """The command's stdout; on failure one line with its stderr. `show` gets the stdout of
+    a failed command first (the VM's report of what it did; never a key)."""
     try:
         result = runner.run(argv, capture=True, input=stdin)
     except CommandNotFoundError as exc:
         raise StepError(f"{exc.program} not found", exit_code=127) from None
     if result.returncode != 0:
+        if show is not None and (result.stdout or "").strip():
+            show(result.stdout.strip())
         detail = " ".join((result.stderr or "").split()) or f"status {result.returncode}"
         raise StepError(f"{what} failed ({argv[-2]}): {detail}", exit_code=1)
     return result.stdout or ""
@@ -190,7 +200,7 @@ def run_service_key(
                 )
             info(f"PASS  {CONSUMER_ENV_FILE} on {plan.write_to} holds the key")
         else:
-            out = _run(runner, step.what, step.argv).strip()
+            out = _run(runner, step.what, step.argv, show=info).strip()
             info(out or f"{step.what}: done")
     if plan.revoke:
         return None
