@@ -294,3 +294,15 @@ def test_cli_bad_consumer_changes_nothing(server, tmp_path, consumer) -> None:
     result = run_cli(tmp_path, server.url, {}, "ensure", consumer)
     assert result.exit_code == 2
     assert server.api.calls == []
+
+
+def test_a_key_made_by_tappaas_scripts_is_taken_over(server, api, store) -> None:
+    # TAPPaaS's own install-service.sh: same alias, no limits, its key in the same file
+    legacy = server.api.add_key("litellm-svc-openwebui")
+    store.write("openwebui", legacy)
+    actions = reconcile(api, store, state({"openwebui": TWO["openwebui"]}))
+    assert kinds(actions) == {"openwebui": "updated"}
+    assert store.read("openwebui") == legacy
+    assert not [c for c in server.api.writes() if c.path == "/key/generate"]
+    assert use(server, legacy, "model-a") == 200
+    assert use(server, legacy, "model-b") == 401, "now limited to its declared models"
