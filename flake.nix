@@ -98,6 +98,7 @@
         generate = app "generate" "Write hosts/<name>/default.nix from <name>.json";
         verify = app "verify" "Run the install guide's verification checks against a deployed VM";
         key = app "key" "Print the LiteLLM master key of a deployed VM";
+        service-key = app "service-key" "Print a consuming module's LiteLLM key, or write it to the consumer VM";
       };
 
       checks.${system} =

@@ -9,6 +9,11 @@
   git,
   openssh,
   nixos-rebuild-ng,
+  # false: only the Python tool, for the LiteLLM VM's service-keys command,
+  # which needs no nixos-rebuild, git or ssh.
+  withDeployTools ? true,
+  # The VM's copy skips the tests; the flake's checks run them.
+  runTests ? true,
 }:
 let
   # deploy runs `nixos-rebuild ... --sudo`. The nixos-rebuild-ng package
@@ -45,7 +50,7 @@ python3Packages.buildPythonApplication {
   ];
 
   # deploy runs nixos-rebuild, git and ssh; key and verify run ssh.
-  makeWrapperArgs = [
+  makeWrapperArgs = lib.optionals withDeployTools [
     "--prefix"
     "PATH"
     ":"
@@ -55,6 +60,8 @@ python3Packages.buildPythonApplication {
       openssh
     ])
   ];
+
+  doCheck = runTests;
 
   nativeCheckInputs = [
     python3Packages.pytestCheckHook

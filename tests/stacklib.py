@@ -652,6 +652,7 @@ def start_litellm(
     workers: int = 1,
     max_requests: int | None = None,
     extra_args: Sequence[str] = (),
+    overlay: dict[str, Any] | None = None,
 ) -> LiteLLMProxy:
     """The real proxy with the module's base configuration, the container's command line,
     environment and secrets file, and the real Redis. No DATABASE_*: without a database LiteLLM
@@ -661,7 +662,11 @@ def start_litellm(
     workdir.mkdir(parents=True, exist_ok=True)
     config_file = workdir / "config.yaml"
     # JSON is YAML: LiteLLM reads it with its YAML loader, like the module's rendered file.
-    config_file.write_text(json.dumps(render_config(upstream_base_url), indent=2) + "\n")
+    config = render_config(upstream_base_url)
+    # Sections a module option adds (e.g. metrics-settings.json), merged one level deep.
+    for section, values in (overlay or {}).items():
+        config[section] = {**config.get(section, {}), **values}
+    config_file.write_text(json.dumps(config, indent=2) + "\n")
     provider_env_file = workdir / "providers.env"
     provider_env_file.write_text(f"UPSTREAM_API_KEY={UPSTREAM_API_KEY}\n")
     provider_env_file.chmod(0o600)

@@ -115,6 +115,8 @@ def test_every_script_file_is_wrapped_and_every_wrapped_script_exists() -> None:
     sources = "\n".join(p.read_text() for p in MODULE.glob("*.nix"))
     from_files = set(re.findall(r'mkScript "(litellm-[a-z-]+)"', sources))
     from_files |= set(re.findall(r'mk-script\.nix pkgs "(litellm-[a-z-]+)"', sources))
+    # writeShellApplication with runtimeEnv, reading the same kind of file
+    from_files |= set(re.findall(r"readFile \./scripts/(litellm-[a-z-]+)\.sh", sources))
     scripts = {p.stem for p in (MODULE / "scripts").glob("*.sh")}
     assert from_files == scripts
 

@@ -55,6 +55,7 @@ class Call:
     cwd: Path | None
     env: dict[str, str]
     capture: bool
+    input: str | None = None
 
 
 @dataclass
@@ -72,8 +73,9 @@ class RecordingRunner(process.Runner):
         cwd: Path | None = None,
         env: Mapping[str, str] | None = None,
         capture: bool = False,
+        input: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        call = Call(list(argv), cwd, dict(env or {}), capture)
+        call = Call(list(argv), cwd, dict(env or {}), capture, input)
         self.calls.append(call)
         if self.on_call:
             self.on_call(call)

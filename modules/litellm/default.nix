@@ -98,6 +98,9 @@ in
     ./container.nix
     ./secrets.nix
     ./backup.nix
+    ./service-keys.nix
+    ./metrics.nix
+    ./logging.nix
   ];
 
   options.tappaas.litellm = {

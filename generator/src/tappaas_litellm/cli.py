@@ -16,6 +16,8 @@ from tappaas_litellm.generate import prepare
 from tappaas_litellm.key import read_master_key, ssh_target
 from tappaas_litellm.model import load_module_file
 from tappaas_litellm.render import write_host_file
+from tappaas_litellm.service_key_cli import service_key, tappaas_service
+from tappaas_litellm.service_keys_cli import service_keys
 from tappaas_litellm.sizing import derived_sizing
 from tappaas_litellm.verify.command import verify
 
@@ -272,3 +274,6 @@ def key(name: str, host: str | None, config: Path | None, zones_file: Path | Non
 
 
 main.add_command(verify)
+main.add_command(service_keys)
+main.add_command(service_key)
+main.add_command(tappaas_service)

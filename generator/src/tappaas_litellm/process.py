@@ -50,7 +50,9 @@ class Runner:
         cwd: Path | None = None,
         env: Mapping[str, str] | None = None,
         capture: bool = False,
+        input: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
+        """`input`, when given, is the command's stdin (secrets go there, never into argv)."""
         log.debug("running %s", shell.join(argv))
         full_env = {**os.environ, **env} if env else None
         try:
@@ -61,7 +63,8 @@ class Runner:
                 capture_output=capture,
                 text=True,
                 check=False,
-                stdin=subprocess.DEVNULL if capture else None,
+                input=input,
+                stdin=None if input is not None else subprocess.DEVNULL if capture else None,
             )
         except FileNotFoundError:
             raise CommandNotFoundError(argv[0]) from None
