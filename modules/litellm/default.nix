@@ -98,6 +98,7 @@ in
     ./container.nix
     ./secrets.nix
     ./backup.nix
+    ./datastore.nix
   ];
 
   options.tappaas.litellm = {

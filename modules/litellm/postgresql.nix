@@ -24,7 +24,7 @@ let
   guardScript = mkScript "litellm-postgresql-guard" [ pkgs.coreutils ];
 in
 {
-  config = lib.mkIf (cfg.enable && db.createLocally) {
+  config = lib.mkIf ((cfg.enable && db.createLocally) || cfg.datastore.enable) {
     services.postgresql = {
       enable = true;
       package = db.package;

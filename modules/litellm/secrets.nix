@@ -15,7 +15,7 @@ let
   ];
 in
 {
-  config = lib.mkIf cfg.enable {
+  config = lib.mkIf (cfg.enable || cfg.datastore.enable) {
     systemd.tmpfiles.rules = [ "d ${builtins.dirOf cfg.secrets.file} 0700 root root - -" ];
 
     # Never overwrites an existing variable (LITELLM_SALT_KEY must never
