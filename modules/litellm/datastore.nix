@@ -10,6 +10,11 @@ let
   ds = cfg.datastore;
   db = cfg.database;
 
+  # nixpkgs' nftables-based firewall takes extraInputRules and refuses
+  # extraCommands; the iptables one (the default) the other way round.
+  # (`or false`: evaluation tools that lack networking.nftables still work.)
+  nftables = config.networking.nftables.enable or false;
+
   sizing = import ./lib/sizing.nix;
 
   gateways = lib.attrValues ds.gateways;
@@ -165,13 +170,12 @@ in
       {
         assertion = gatewayConnections + connectionReserve <= db.maxConnections;
         message = ''
-          tappaas.litellm: the gateways of this datastore may open ${toString gatewayConnections} database
-          connections together (${gatewayList}); with a reserve of ${toString connectionReserve} for
-          backups and the superuser that exceeds tappaas.litellm.database.maxConnections =
-          ${toString db.maxConnections}. Raise tappaas.litellm.database.maxConnections to at least
-          ${toString (gatewayConnections + connectionReserve)}, or lower the gateways' workers or
-          tappaas.litellm.database.poolLimit (on the gateways and in
-          tappaas.litellm.datastore.gateways).
+          tappaas.litellm: the gateways of this datastore may open ${toString gatewayConnections} database connections together:
+          ${gatewayList}.
+          With a reserve of ${toString connectionReserve} for backups and the superuser, that exceeds
+          tappaas.litellm.database.maxConnections = ${toString db.maxConnections}. Raise it to at least ${toString (gatewayConnections + connectionReserve)},
+          or lower the gateways' workers or tappaas.litellm.database.poolLimit (on the gateways
+          and in tappaas.litellm.datastore.gateways).
         '';
       }
     ]
@@ -201,9 +205,18 @@ in
 
     services.redis.servers.litellm.bind = "127.0.0.1 ${ds.listenAddress}";
 
+    # The zone address comes from DHCP and may appear after PostgreSQL and
+    # Redis start: PostgreSQL would then listen on localhost only (a warning)
+    # and Redis would not start at all. Binding to an address the VM does not
+    # have yet lets both start with their sockets in place.
+    boot.kernel.sysctl = {
+      "net.ipv4.ip_nonlocal_bind" = 1;
+      "net.ipv6.ip_nonlocal_bind" = 1;
+    };
+
     networking.firewall = {
-      extraCommands = lib.mkIf (!config.networking.nftables.enable) iptablesRules;
-      extraInputRules = lib.mkIf config.networking.nftables.enable nftablesRules;
+      extraCommands = lib.mkIf (!nftables) iptablesRules;
+      extraInputRules = lib.mkIf nftables nftablesRules;
     };
   };
 }

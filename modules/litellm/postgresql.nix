@@ -73,7 +73,7 @@ in
         "postgresql.target"
         "generate-litellm-secrets.service"
       ];
-      before = [ "podman-litellm.service" ];
+      before = lib.optional cfg.enable "podman-litellm.service";
       environment = {
         LITELLM_DB_USER = db.user;
         PGHOST = "/run/postgresql";
