@@ -13,4 +13,6 @@ in
 {
   vm-litellm = runTest ./litellm.nix;
   vm-adopt = runTest ./adopt.nix;
+  vm-scaleout = runTest ./scaleout.nix;
+  vm-faults = runTest ./faults.nix;
 }
