@@ -15,6 +15,7 @@
   services.cloud-init.enable = lib.mkForce false;
   boot.growPartition = lib.mkForce false;
   boot.loader.systemd-boot.enable = lib.mkForce false;
+  services.qemuGuest.enable = lib.mkForce false;
 
   virtualisation.fileSystems."/var/backup" = {
     fsType = "tmpfs";
