@@ -146,10 +146,17 @@ def test_generate_writes_both_kinds_and_refuses_a_bad_one(
     write_json(flake / "litellm-db.json", _datastore())
     write_json(flake / "litellm1.json", _gateway())
     runner = CliRunner()
+    outputs: list[str] = []
     for name in ("litellm-db", "litellm1"):
         result = runner.invoke(main, ["generate", name], catch_exceptions=False)
         assert result.exit_code == 0, result.output
         assert (flake / "hosts" / name / "default.nix").is_file()
+        outputs.append(result.output)
+    assert (
+        "role: datastore on 10.2.20.20 for litellm1 (10.2.20.21, 4 workers), litellm2 "
+        "(10.2.20.22, 4 workers); their workers may open 80 database connections"
+    ) in outputs[0]
+    assert "role: gateway of the datastore litellm-db (PostgreSQL and Redis at " in outputs[1]
     text = (flake / "hosts" / "litellm-db" / "default.nix").read_text()
     bad = copy.deepcopy(_datastore())
     _gateways(bad)[0]["workers"] = "four"
