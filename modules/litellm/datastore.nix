@@ -15,14 +15,14 @@ let
   # (`or false`: evaluation tools that lack networking.nftables still work.)
   nftables = config.networking.nftables.enable or false;
 
-  sizing = import ./lib/sizing.nix;
-
   gateways = lib.attrValues ds.gateways;
 
-  # Connections every gateway's workers together may open.
-  gatewayConnections = lib.foldl' (sum: g: sum + g.workers * g.poolLimit) 0 gateways;
-
-  connectionReserve = (sizing { inherit (cfg.resources) cores memoryMiB; }).connectionReserve;
+  # Every gateway's pools against max_connections (pure, tested without nixpkgs).
+  pools = lib.mapAttrs (_: g: { inherit (g) workers poolLimit; }) ds.gateways;
+  connections = import ./lib/datastore-connections.nix {
+    gateways = pools;
+    inherit (db) maxConnections;
+  };
 
   isIPv6 = address: lib.hasInfix ":" address;
   addresses = map (g: g.address) gateways;
@@ -54,12 +54,6 @@ let
     + lib.optionalString (ipv6 != [ ]) ''
       ip6 saddr { ${lib.concatStringsSep ", " ipv6} } tcp dport { ${portList} } accept
     '';
-
-  gatewayList = lib.concatStringsSep ", " (
-    lib.mapAttrsToList (
-      name: g: "${name} (${toString g.workers} workers x pool limit ${toString g.poolLimit})"
-    ) ds.gateways
-  );
 
   loopback = [
     "127.0.0.1"
@@ -168,12 +162,12 @@ in
         '';
       }
       {
-        assertion = gatewayConnections + connectionReserve <= db.maxConnections;
+        assertion = connections.fits;
         message = ''
-          tappaas.litellm: the gateways of this datastore may open ${toString gatewayConnections} database connections together:
-          ${gatewayList}.
-          With a reserve of ${toString connectionReserve} for backups and the superuser, that exceeds
-          tappaas.litellm.database.maxConnections = ${toString db.maxConnections}. Raise it to at least ${toString (gatewayConnections + connectionReserve)},
+          tappaas.litellm: the gateways of this datastore may open ${toString connections.total} database connections together:
+          ${connections.gateways}.
+          With a reserve of ${toString connections.connectionReserve} for backups and the superuser, that exceeds
+          tappaas.litellm.database.maxConnections = ${toString db.maxConnections}. Raise it to at least ${toString connections.needed},
           or lower the gateways' workers or tappaas.litellm.database.poolLimit (on the gateways
           and in tappaas.litellm.datastore.gateways).
         '';
@@ -190,7 +184,7 @@ in
 
     # Room for every gateway's pools, unless set explicitly.
     tappaas.litellm.database.maxConnections = lib.mkDefault (
-      lib.max 100 (gatewayConnections + 2 * connectionReserve)
+      (import ./lib/datastore-connections.nix { gateways = pools; }).maxConnections
     );
 
     services.postgresql = {
