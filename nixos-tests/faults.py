@@ -152,7 +152,8 @@ with subtest("Redis killed under requests: every request still succeeds"):
     machine.sleep(5)
     machine.succeed("systemctl kill --signal=SIGKILL redis-litellm.service")
     machine.sleep(8)
-    # A crash is not a stop: LiteLLM keeps running; Redis comes back.
+    # A crash is not a stop: systemd does not stop LiteLLM with it (Requires= acts on
+    # explicit stops only). Start Redis again, unless systemd already restarted it.
     machine.succeed("systemctl start redis-litellm.service")
     machine.wait_for_unit("redis-litellm.service")
     statuses = wait_load_done()
