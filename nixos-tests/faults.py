@@ -175,12 +175,14 @@ with subtest("the container killed with SIGKILL: systemd brings it back"):
 with subtest("the backups' disk full: the backup fails clearly and keeps the earlier ones"):
     machine.succeed("systemctl start litellm-backup-postgresql.service")
     earlier = machine.succeed("ls /var/backup/postgresql").split()
-    assert len(earlier) == 1 and earlier[0].endswith(".dump"), earlier
-    # Leave 8 KiB: far less than a dump of LiteLLM's database.
+    assert earlier and all(name.endswith(".dump") for name in earlier), earlier
+    # Leave 4 KiB (one page of the tmpfs): far less than a dump of LiteLLM's database.
     machine.succeed(
         "avail=$(df --output=avail -k /var/backup | tail -n1); "
-        "fallocate -l $(( (avail - 8) * 1024 )) /var/backup/fill"
+        "fallocate -l $(( (avail - 4) * 1024 )) /var/backup/fill"
     )
+    # Dumps are named by the second: the next one must not share the earlier one's name.
+    machine.sleep(2)
     machine.fail("systemctl start litellm-backup-postgresql.service")
     journal = machine.succeed("journalctl -u litellm-backup-postgresql.service -o cat")
     assert (
@@ -190,4 +192,4 @@ with subtest("the backups' disk full: the backup fails clearly and keeps the ear
     assert machine.succeed("ls -A /var/backup/postgresql").split() == earlier
     machine.succeed("rm /var/backup/fill")
     machine.succeed("systemctl start litellm-backup-postgresql.service")
-    assert len(machine.succeed("ls /var/backup/postgresql").split()) == 2
+    assert len(machine.succeed("ls /var/backup/postgresql").split()) == len(earlier) + 1

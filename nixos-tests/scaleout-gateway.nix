@@ -2,12 +2,15 @@
 # and Redis of the node `datastore`, reachable from the other nodes on port
 # 4000, and a priced model for the budget test. Its secrets come from the
 # datastore (the test script copies /etc/secrets, as the README says).
-{ nodes, ... }:
+{ nodes, pkgs, ... }:
 let
   datastore = nodes.datastore.networking.primaryIPAddress;
 in
 {
   imports = [ ./node.nix ];
+
+  # psql, to try logins at the datastore from a gateway's address.
+  environment.systemPackages = [ pkgs.postgresql ];
 
   tappaas.litellm = {
     listenAddress = "0.0.0.0";

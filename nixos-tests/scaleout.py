@@ -165,11 +165,12 @@ with subtest("only the gateways reach PostgreSQL and Redis"):
     pong = gateway2.succeed(f"REDISCLI_AUTH={redis_password} redis-cli -h datastore ping")
     assert pong.strip() == "PONG", pong
     assert "NOAUTH" in gateway2.succeed("redis-cli -h datastore ping 2>&1")
-    # The superuser cannot log in from the network, whatever the password.
-    assert "no pg_hba.conf entry" in datastore.succeed(
-        f"PGPASSWORD={password} psql -h {address} -U postgres -d litellm -Atc 'select 1' 2>&1 "
-        "|| true"
-    )
+    # From a gateway's address: the LiteLLM role with its password, nothing else.
+    login = "PGCONNECT_TIMEOUT=5 psql -h datastore -d litellm -Atc 'select 1'"
+    assert gateway2.succeed(f"PGPASSWORD={password} {login} -U litellm").strip() == "1"
+    gateway2.fail(f"PGPASSWORD=wrong {login} -U litellm")
+    refused = gateway2.fail(f"PGPASSWORD={password} {login} -U postgres 2>&1")
+    assert "no pg_hba.conf entry" in refused, refused
 
 with subtest("with gateway1 gone, gateway2 keeps serving"):
     gateway1.crash()
