@@ -175,8 +175,8 @@ with subtest("the guide's backups restore with litellm-restore"):
     assert f"Redis key(s) from {rdb}" in output, output
     wait_ready()
     chat_through_provider(key, "after restoring the guide's backup")
-    status, _ = chat_once(later, "a key made after the backup")
-    assert status in (400, 401), f"a key created after the backup still works: HTTP {status}"
+    code, _body = chat_once(later, "a key made after the backup")
+    assert code in (400, 401), f"a key created after the backup still works: HTTP {code}"
     assert (
         machine.succeed(f"{redis_auth} redis-cli -p 6379 EXISTS adopt:after-backup").strip() == "0"
     )

@@ -14,4 +14,6 @@ in
   vm-litellm = runTest ./litellm.nix;
   vm-adopt = runTest ./adopt.nix;
   vm-tappaas = runTest ./tappaas.nix;
+  vm-scaleout = runTest ./scaleout.nix;
+  vm-faults = runTest ./faults.nix;
 }

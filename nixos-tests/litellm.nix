@@ -18,7 +18,6 @@
       }
     ))
   ];
-  skipTypeCheck = true;
 
   testScript = builtins.readFile ./litellm.py;
 }

@@ -91,9 +91,10 @@ with subtest("the container: no new privileges, no capabilities, started offline
     assert re.search(r"^Uid:\s+0\s", status, re.M), status
     # The test VM has no network: LiteLLM started, migrated and connected without
     # downloading Prisma's engines.
-    log = machine.succeed("journalctl -u podman-litellm -o cat")
+    # (`log` is the driver's logger: another name.)
+    journal = machine.succeed("journalctl -u podman-litellm -o cat")
     assert not re.search(
-        r"npm install|binaries\.prisma\.sh|Downloading.*(prisma|engine)", log, re.I
+        r"npm install|binaries\.prisma\.sh|Downloading.*(prisma|engine)", journal, re.I
     )
     assert json.loads(machine.succeed(f"curl -sf {URL}/health/readiness"))["db"] == "connected"
 

@@ -160,3 +160,39 @@ def test_the_container_is_hardened() -> None:
     assert "--security-opt=no-new-privileges" in options
     assert "--cap-drop=all" in options
     assert not any(o.startswith("--cap-add") or o.startswith("--user") for o in options)
+
+
+def datastore_connections(gateways: dict[str, tuple[int, int]], max_connections: int | None):
+    entries = " ".join(
+        f"{name} = {{ workers = {w}; poolLimit = {p}; }};" for name, (w, p) in gateways.items()
+    )
+    maximum = "" if max_connections is None else f"maxConnections = {max_connections};"
+    value = nix_eval(
+        "import ./modules/litellm/lib/datastore-connections.nix "
+        f"{{ gateways = {{ {entries} }}; {maximum} }}"
+    )
+    assert isinstance(value, dict)
+    return value
+
+
+def test_datastore_derives_room_for_every_gateway() -> None:
+    two = datastore_connections({"litellm1": (4, 10), "litellm2": (4, 10)}, None)
+    assert (two["total"], two["needed"], two["maxConnections"]) == (80, 90, 100)
+    assert two["fits"] is True
+    four = datastore_connections({f"gw{i}": (8, 10) for i in range(4)}, None)
+    assert (four["total"], four["maxConnections"]) == (320, 340)
+    # The derived value always fits.
+    assert datastore_connections({f"gw{i}": (8, 10) for i in range(4)}, 340)["fits"] is True
+
+
+def test_datastore_connection_check_fires_on_a_bad_plan() -> None:
+    plan = {"gw1": (4, 10), "gw2": (4, 5)}
+    assert datastore_connections(plan, 70)["fits"] is True
+    bad = datastore_connections(plan, 69)
+    assert bad["fits"] is False
+    assert bad["needed"] == 70
+    # The words of the evaluation-time message (modules/litellm/datastore.nix).
+    assert bad["gateways"] == "gw1 (4 workers x pool limit 10), gw2 (4 workers x pool limit 5)"
+    text = (MODULE / "datastore.nix").read_text()
+    assert "assertion = connections.fits;" in text
+    assert "Raise it to at least ${toString connections.needed}" in text

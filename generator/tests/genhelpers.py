@@ -21,6 +21,8 @@ DATA = HERE / "data"
 GOLDEN = HERE / "golden"
 FLAT_SAMPLE = DATA / "litellm.flat-2026-02.json"
 NESTED_SAMPLE = DATA / "litellm.nested-2026-06.json"
+DATASTORE_SAMPLE = DATA / "litellm-db.datastore.json"
+GATEWAY_SAMPLE = DATA / "litellm1.gateway.json"
 
 NIX_INSTANTIATE = shutil.which("nix-instantiate")
 

@@ -9,7 +9,16 @@ from pathlib import Path
 
 import jinja2
 import pytest
-from genhelpers import FLAT_SAMPLE, GOLDEN, NESTED_SAMPLE, nested_to_flat, nix_eval, nix_parse
+from genhelpers import (
+    DATASTORE_SAMPLE,
+    FLAT_SAMPLE,
+    GATEWAY_SAMPLE,
+    GOLDEN,
+    NESTED_SAMPLE,
+    nested_to_flat,
+    nix_eval,
+    nix_parse,
+)
 from genhelpers import write_json as write_json_file
 from tappaas_litellm.model import load_module_file
 from tappaas_litellm.render import _environment, plan_host_file, write_host_file
@@ -25,7 +34,10 @@ CASES = {
     "small": nested_to_flat(NESTED) | {"vmname": "tiny", "cores": 2, "memory": 2048},
     "large": nested_to_flat(NESTED) | {"vmname": "big", "cores": 8, "memory": "16384"},
     "mid": nested_to_flat(NESTED) | {"vmname": "mid", "cores": 6, "memory": 12288},
+    "litellm-db": json.loads(DATASTORE_SAMPLE.read_text()),
+    "litellm1": json.loads(GATEWAY_SAMPLE.read_text()),
 }
+SCALE_OUT = {"litellm-db", "litellm1"}
 
 
 def _render(flake: Path, data: dict, name: str | None = None) -> str:
@@ -60,19 +72,26 @@ def test_output_is_deterministic(flake: Path) -> None:
     assert _render(flake, NESTED) == first
 
 
+def _host_as_nix_sees_it(flake: Path, tmp_path: Path, case: str, data: dict) -> dict:
+    name = data.get("vmname", "litellm")
+    content = _render(flake, data)
+    host = flake / "hosts" / name / "default.nix"
+    host.parent.mkdir(parents=True, exist_ok=True)
+    host.write_text(content)
+    return nix_eval(
+        f"let h = import {host}; in {{ inherit (h) networking tappaas; "
+        "imports = map toString h.imports; }\n",
+        tmp_path,
+        name=f"{case}.nix",
+    )
+
+
 def test_values_as_nix_sees_them(flake: Path, tmp_path: Path) -> None:
     for case, data in CASES.items():
+        if case in SCALE_OUT:
+            continue
         name = data.get("vmname", "litellm")
-        content = _render(flake, data)
-        host = flake / "hosts" / name / "default.nix"
-        host.parent.mkdir(parents=True, exist_ok=True)
-        host.write_text(content)
-        value = nix_eval(
-            f"let h = import {host}; in {{ inherit (h) networking tappaas; "
-            "imports = map toString h.imports; }\n",
-            tmp_path,
-            name=f"{case}.nix",
-        )
+        value = _host_as_nix_sees_it(flake, tmp_path, case, data)
         spec = load_module_file(flake / f"{name}.json", ZONES).spec
         assert value["networking"] == {"hostName": spec.name, "domain": spec.zone.domain}
         assert value["tappaas"]["litellm"] == {
@@ -135,3 +154,48 @@ def test_write_is_atomic_and_idempotent(flake: Path) -> None:
     assert host.path.stat().st_mtime_ns == stat.st_mtime_ns
     assert sorted(p.name for p in host.path.parent.iterdir()) == ["default.nix"]
     assert oct(stat.st_mode & 0o777) in {oct(0o644), oct(0o664), oct(0o666)}
+
+
+def test_datastore_host_as_nix_sees_it(flake: Path, tmp_path: Path) -> None:
+    value = _host_as_nix_sees_it(flake, tmp_path, "ds", CASES["litellm-db"])
+    assert value["networking"] == {"hostName": "litellm-db", "domain": "srvwork.internal"}
+    # No gateway on the datastore: only PostgreSQL and Redis, for the gateways listed.
+    assert value["tappaas"]["litellm"] == {
+        "datastore": {
+            "enable": True,
+            "listenAddress": "10.2.20.20",
+            "gateways": {
+                "litellm1": {"address": "10.2.20.21", "workers": 4},
+                "litellm2": {"address": "10.2.20.22", "workers": 4},
+            },
+        },
+        "resources": {"cores": 4, "memoryMiB": 8192},
+    }
+
+
+def test_gateway_host_as_nix_sees_it(flake: Path, tmp_path: Path) -> None:
+    value = _host_as_nix_sees_it(flake, tmp_path, "gw", CASES["litellm1"])
+    litellm = value["tappaas"]["litellm"]
+    # Database and Redis are the datastore's, by its name in the same zone; the password
+    # files are the ones copied from the datastore's /etc/secrets.
+    assert litellm["database"] == {
+        "createLocally": False,
+        "host": "litellm-db.srvwork.internal",
+        "passwordFile": "/etc/secrets/litellm-db.pass",
+    }
+    assert litellm["redis"] == {
+        "createLocally": False,
+        "host": "litellm-db.srvwork.internal",
+        "passwordFile": "/etc/secrets/litellm-redis.pass",
+    }
+    assert litellm["backup"] == {"enable": False}
+    assert litellm["enable"] is True and litellm["openFirewall"] is True
+
+
+def test_scale_out_headers(flake: Path) -> None:
+    datastore = _render(flake, CASES["litellm-db"])
+    assert "# Datastore: PostgreSQL and Redis for the LiteLLM gateways below" in datastore
+    assert "Sizing guide tier" not in datastore
+    gateway = _render(flake, CASES["litellm1"])
+    assert "# Gateway of the datastore litellm-db:" in gateway
+    assert "copy /etc/secrets\n# from litellm-db to this VM" in gateway

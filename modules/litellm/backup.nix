@@ -128,7 +128,7 @@ let
   };
 in
 {
-  config = lib.mkIf (cfg.enable && bcfg.enable) {
+  config = lib.mkIf ((cfg.enable || cfg.datastore.enable) && bcfg.enable) {
     systemd.tmpfiles.rules = [
       "d ${bcfg.directory} 0700 root root - -"
       "d ${dirs.postgresql} 0700 ${postgresqlDirOwner} - -"
@@ -179,7 +179,8 @@ in
       environment = commonEnvironment // {
         BACKUP_DIR = dirs.env;
         LITELLM_ENV_FILE = cfg.secrets.file;
-        LITELLM_CONFIG_FILE = configPath;
+        # A datastore has no LiteLLM configuration: the secrets file alone.
+        LITELLM_CONFIG_FILE = if cfg.enable then configPath else "";
       };
       serviceConfig = backupServiceConfig // {
         ExecStart = lib.getExe backupEnv;

@@ -101,6 +101,7 @@ in
     ./service-keys.nix
     ./metrics.nix
     ./logging.nix
+    ./datastore.nix
   ];
 
   options.tappaas.litellm = {

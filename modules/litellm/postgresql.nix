@@ -24,7 +24,7 @@ let
   guardScript = mkScript "litellm-postgresql-guard" [ pkgs.coreutils ];
 in
 {
-  config = lib.mkIf (cfg.enable && db.createLocally) {
+  config = lib.mkIf ((cfg.enable && db.createLocally) || cfg.datastore.enable) {
     services.postgresql = {
       enable = true;
       package = db.package;
@@ -73,7 +73,7 @@ in
         "postgresql.target"
         "generate-litellm-secrets.service"
       ];
-      before = [ "podman-litellm.service" ];
+      before = lib.optional cfg.enable "podman-litellm.service";
       environment = {
         LITELLM_DB_USER = db.user;
         PGHOST = "/run/postgresql";

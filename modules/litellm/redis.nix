@@ -5,12 +5,13 @@ let
   cfg = config.tappaas.litellm;
 in
 {
-  config = lib.mkIf (cfg.enable && cfg.redis.createLocally) {
+  config = lib.mkIf ((cfg.enable && cfg.redis.createLocally) || cfg.datastore.enable) {
     services.redis.servers.litellm = {
       enable = true;
       # A named server listens on no TCP port unless one is set.
       port = cfg.redis.port;
-      bind = cfg.redis.host;
+      # A datastore (datastore.nix) adds its zone address.
+      bind = lib.mkDefault cfg.redis.host;
       # A string, so the password file is read on the VM, never copied into
       # the store.
       requirePassFile = cfg.secrets.redisPasswordFile;

@@ -15,7 +15,7 @@ let
   ];
 in
 {
-  config = lib.mkIf cfg.enable {
+  config = lib.mkIf (cfg.enable || cfg.datastore.enable) {
     systemd.tmpfiles.rules = [ "d ${builtins.dirOf cfg.secrets.file} 0700 root root - -" ];
 
     # Never overwrites an existing variable (LITELLM_SALT_KEY must never
@@ -25,11 +25,10 @@ in
     systemd.services.generate-litellm-secrets = {
       description = "Generate the LiteLLM secrets file if it or a variable is missing";
       wantedBy = [ "multi-user.target" ];
-      before = [
-        "podman-litellm.service"
-      ]
-      ++ lib.optional cfg.redis.createLocally "redis-litellm.service"
-      ++ lib.optional cfg.database.createLocally "litellm-postgresql-password.service";
+      before =
+        lib.optional cfg.enable "podman-litellm.service"
+        ++ lib.optional cfg.redis.createLocally "redis-litellm.service"
+        ++ lib.optional cfg.database.createLocally "litellm-postgresql-password.service";
       environment = {
         LITELLM_ENV_FILE = cfg.secrets.file;
         LITELLM_REDIS_PASSWORD_FILE = cfg.secrets.redisPasswordFile;

@@ -72,3 +72,23 @@ def test_missing_config_fails_without_leaving_a_file(scripts, stack_secrets, tmp
         f"litellm-backup-env: cannot read the LiteLLM configuration {tmp_path / 'nope.yaml'}"
     )
     assert list(dirs.litellm_env.iterdir()) == []
+
+
+def test_datastore_archives_the_secrets_file_alone(scripts, stack_secrets, tmp_path):
+    # A datastore VM runs no LiteLLM: the module passes an empty configuration path.
+    dirs = make_backup_dirs(tmp_path / "backup")
+    result = scripts.run(
+        "litellm-backup-env",
+        env={
+            "BACKUP_DIR": str(dirs.litellm_env),
+            "BACKUP_ROOT": str(dirs.root),
+            "LITELLM_ENV_FILE": str(stack_secrets.env_file),
+            "LITELLM_CONFIG_FILE": "",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    (archive,) = dirs.litellm_env.iterdir()
+    with tarfile.open(archive) as tar:
+        assert [m.name for m in tar.getmembers()] == ["litellm.env"]
+        member = tar.extractfile("litellm.env")
+        assert member is not None and member.read() == stack_secrets.env_file.read_bytes()

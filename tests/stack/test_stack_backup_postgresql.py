@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 import time
@@ -242,8 +243,26 @@ def test_backup_of_missing_database_leaves_no_file(scripts, postgresql_server, t
     env = backup_env(postgresql_server, dirs) | {"LITELLM_DB_NAME": "no_such_db"}
     result = scripts.run("litellm-backup-postgresql", env=env)
     assert result.returncode == 1
-    assert "litellm-backup-postgresql: pg_dump of database no_such_db failed" in result.stderr
+    assert "litellm-backup-postgresql: pg_dump of database no_such_db failed (" in result.stderr
+    # The message names the free space (a full disk is the usual cause) and that nothing older
+    # was touched.
+    assert re.search(
+        rf"\(\d+ KiB free in {re.escape(str(dirs.postgresql))}\); no new backup, "
+        "the earlier ones are kept",
+        result.stderr,
+    ), result.stderr
     assert list(dirs.postgresql.iterdir()) == []
+
+
+def test_failed_backup_keeps_the_earlier_ones(scripts, postgresql_server, tmp_path):
+    dirs = make_backup_dirs(tmp_path / "backup")
+    earlier = dirs.postgresql / "litellm-20260101T020000Z.dump"
+    earlier.write_bytes(b"an earlier dump")
+    env = backup_env(postgresql_server, dirs) | {"LITELLM_DB_NAME": "no_such_db"}
+    result = scripts.run("litellm-backup-postgresql", env=env)
+    assert result.returncode == 1
+    assert list(dirs.postgresql.iterdir()) == [earlier]
+    assert earlier.read_bytes() == b"an earlier dump"
 
 
 def test_external_server_uses_the_litellm_role_and_its_password(

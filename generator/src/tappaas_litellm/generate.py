@@ -10,11 +10,14 @@ from pathlib import Path
 
 from tappaas_litellm import shell
 from tappaas_litellm.config import ConfigChoice, find_config, find_zones
-from tappaas_litellm.model import LoadedModule, load_module_file
+from tappaas_litellm.model import Datastore, GatewayOf, LoadedModule, load_module_file
 from tappaas_litellm.render import HostFile, plan_host_file
 from tappaas_litellm.sizing import sizing_warnings, tier_for
 
 __all__ = ["LOCAL_FILE_NAME", "Generated", "describe_local_file", "prepare"]
+
+# tappaas.litellm.database.poolLimit's default: connections per LiteLLM worker.
+POOL_LIMIT = 10
 
 # The host's own settings, next to the generated default.nix; never written or deleted here.
 LOCAL_FILE_NAME = "local.nix"
@@ -64,6 +67,20 @@ def prepare(
         warn(warning)
     for warning in sizing_warnings(spec.cores, spec.memory_mib):
         warn(warning)
+    role = spec.role
+    if isinstance(role, Datastore):
+        listed = ", ".join(f"{g.name} ({g.address}, {g.workers} workers)" for g in role.gateways)
+        pools = sum(g.workers for g in role.gateways) * POOL_LIMIT
+        info(
+            f"role: datastore on {role.address} for {listed}; their workers may open {pools} "
+            f"database connections (pool limit {POOL_LIMIT}), max_connections follows"
+        )
+    elif isinstance(role, GatewayOf):
+        info(
+            f"role: gateway of the datastore {role.datastore} "
+            f"(PostgreSQL and Redis at {role.datastore}.{spec.zone.domain}); before its first "
+            f"deploy, copy /etc/secrets from {role.datastore} to this VM"
+        )
     tier = tier_for(spec.cores, spec.memory_mib)
     sized = f"{spec.cores} vCPU / {spec.memory_mib} MiB"
     info(f"sizing: {sized}, guide tier {tier.describe()}" if tier else f"sizing: {sized}")

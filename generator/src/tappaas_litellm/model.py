@@ -27,6 +27,9 @@ from tappaas_litellm.zones import INACTIVE_STATES, Zone, ZoneTable
 
 __all__ = [
     "KNOWN_FIELDS",
+    "Datastore",
+    "GatewayEntry",
+    "GatewayOf",
     "LoadedModule",
     "ModuleFile",
     "VmSpec",
@@ -51,6 +54,13 @@ KNOWN_FIELDS = frozenset(
         "vmtag", "windows", "zone0", "zone1",
     }
 )  # fmt: skip
+
+# Fields this tool adds for the scale-out layout (see README "Several gateways").
+LITELLM_FIELDS = frozenset({"datastoreGateways"})
+DATASTORE_SERVICE = "datastore"
+IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}"
+                  r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])")  # fmt: skip
+WORKERS_MAX = 128
 
 VMID_MIN, VMID_MAX = 100, 999_999_999  # Proxmox's range for VM ids
 CORES_MIN, CORES_MAX = 1, 128  # module-fields.json
@@ -195,6 +205,30 @@ class ModuleFile(BaseModel):
 
 
 @dataclass(frozen=True)
+class GatewayEntry:
+    """A gateway as its datastore lists it."""
+
+    name: str
+    address: str
+    workers: int
+
+
+@dataclass(frozen=True)
+class Datastore:
+    """This VM is the datastore: PostgreSQL and Redis for the gateways listed."""
+
+    address: str
+    gateways: tuple[GatewayEntry, ...]
+
+
+@dataclass(frozen=True)
+class GatewayOf:
+    """This VM is a gateway using the datastore VM of that name (same zone)."""
+
+    datastore: str
+
+
+@dataclass(frozen=True)
 class VmSpec:
     """Everything the host file is made from."""
 
@@ -206,6 +240,7 @@ class VmSpec:
     zone: Zone
     app_version: str | None
     bridge: str = DEFAULTS["bridge0"]
+    role: Datastore | GatewayOf | None = None
 
     @property
     def fqdn(self) -> str:
@@ -356,8 +391,12 @@ def parse_module(
     if problems or spec_fields is None:
         raise InputError([f"{display}: {problem}" for problem in problems])
 
+    role = _scale_role(flat, origin, spec_fields.vmname)
+    if isinstance(role, list):
+        raise InputError([f"{display}: {problem}" for problem in role])
+
     warnings: list[str] = []
-    unknown = [origin[key] for key in flat if key not in KNOWN_FIELDS]
+    unknown = [origin[key] for key in flat if key not in KNOWN_FIELDS | LITELLM_FIELDS]
     if unknown:
         warnings.append(
             f"{display}: unknown field(s) kept but not used: {', '.join(unknown)} "
@@ -378,8 +417,129 @@ def parse_module(
         zone=zone,
         app_version=spec_fields.app_version,
         bridge=spec_fields.bridge0,
+        role=role,
     )
     return spec, flat, warnings, notes
+
+
+def _gateway_entry(value: object, where: str) -> GatewayEntry | list[str]:
+    allowed = 'allowed: {"vmname": "<gateway VM>", "ip": "<its IPv4 address>", "workers": <1-128>}'
+    if not isinstance(value, dict):
+        return [f"{where}: {_show(value)} is not an object; {allowed}"]
+    problems: list[str] = []
+    extra = sorted(set(value) - {"vmname", "ip", "workers"})
+    if extra:
+        problems.append(f"{where}: unknown key(s) {', '.join(extra)}; {allowed}")
+    name, address, workers = value.get("vmname"), value.get("ip"), value.get("workers")
+    if not isinstance(name, str) or not DNS_LABEL.fullmatch(name):
+        problems.append(
+            f"{where}.vmname: {_show(name)} is not a VM name; allowed: {ALLOWED['vmname']}"
+        )
+    if not isinstance(address, str) or not IPV4.fullmatch(address):
+        problems.append(
+            f"{where}.ip: {_show(address)} is not an IPv4 address; "
+            'allowed: the gateway\'s static address in the zone, e.g. "10.2.20.21"'
+        )
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= WORKERS_MAX:
+        problems.append(
+            f"{where}.workers: {_show(workers)} is not a worker count; allowed: a whole number "
+            f"from 1 to {WORKERS_MAX}, the workers `generate` prints for that gateway"
+        )
+    if problems:
+        return problems
+    assert isinstance(name, str) and isinstance(address, str) and isinstance(workers, int)
+    return GatewayEntry(name=name, address=address, workers=workers)
+
+
+def _scale_role(
+    flat: dict[str, Any], origin: dict[str, str], vmname: str
+) -> Datastore | GatewayOf | list[str] | None:
+    """The VM's part in a scale-out layout, or the problems (one line each).
+
+    A datastore says `"provides": ["datastore"]`, its address in `ip` (TAPPaaS's field,
+    usually in `config."firewall:dns"`) and its gateways in `datastoreGateways`. A gateway
+    depends on one: `"dependsOn": ["<datastore VM>:datastore"]`.
+    """
+    provides = flat.get("provides", [])
+    depends = flat.get("dependsOn", [])
+    is_datastore = isinstance(provides, list) and DATASTORE_SERVICE in provides
+    datastores = (
+        [d.split(":", 1)[0] for d in depends if isinstance(d, str) and SERVICE_KEY.fullmatch(d)
+         and d.split(":", 1)[1] == DATASTORE_SERVICE]
+        if isinstance(depends, list)
+        else []
+    )  # fmt: skip
+    problems: list[str] = []
+    where_depends = origin.get("dependsOn", jq_path("dependsOn"))
+    if is_datastore and datastores:
+        problems.append(
+            f"{where_depends}: a datastore cannot itself use a datastore; allowed: either "
+            '"provides": ["datastore"] or a "<datastore VM>:datastore" dependency'
+        )
+    if len(datastores) > 1:
+        problems.append(
+            f"{where_depends}: {len(datastores)} datastores ({', '.join(datastores)}); "
+            'allowed: one "<datastore VM>:datastore" entry'
+        )
+    if vmname in datastores:
+        problems.append(
+            f"{where_depends}: the VM names itself as its datastore; allowed: another VM's name"
+        )
+    gateways_field = flat.get("datastoreGateways")
+    where_gateways = origin.get("datastoreGateways", jq_path("datastoreGateways"))
+    if not is_datastore:
+        if gateways_field is not None:
+            problems.append(
+                f'{where_gateways}: only a datastore lists gateways; allowed: add "datastore" '
+                "to .provides, or remove this field"
+            )
+        if problems:
+            return problems
+        return GatewayOf(datastores[0]) if datastores else None
+
+    address = flat.get("ip")
+    where_ip = origin.get("ip", jq_path("config", "firewall:dns", "ip"))
+    if address is None:
+        problems.append(
+            f"{where_ip}: missing; allowed: the datastore's static IPv4 address in its zone, "
+            'which PostgreSQL and Redis listen on, e.g. "10.2.20.20"'
+        )
+    elif not isinstance(address, str) or not IPV4.fullmatch(address):
+        problems.append(
+            f'{where_ip}: {_show(address)} is not an IPv4 address; allowed: e.g. "10.2.20.20"'
+        )
+    entries: list[GatewayEntry] = []
+    if not isinstance(gateways_field, list) or not gateways_field:
+        problems.append(
+            f"{where_gateways}: {'missing' if gateways_field is None else _show(gateways_field)}; "
+            'allowed: a non-empty list of {"vmname", "ip", "workers"} objects, one per gateway'
+        )
+    else:
+        for index, value in enumerate(gateways_field):
+            entry = _gateway_entry(value, f"{where_gateways}[{index}]")
+            if isinstance(entry, list):
+                problems.extend(entry)
+            else:
+                entries.append(entry)
+        for attribute, label in (("name", "vmname"), ("address", "ip")):
+            seen: set[str] = set()
+            for entry in entries:
+                key = getattr(entry, attribute)
+                if key in seen:
+                    problems.append(
+                        f"{where_gateways}: {label} {_show(key)} appears twice; "
+                        "allowed: each gateway once"
+                    )
+                seen.add(key)
+        if isinstance(address, str) and any(entry.address == address for entry in entries):
+            problems.append(
+                f"{where_gateways}: a gateway has the datastore's own address {address}; "
+                "allowed: the gateways' addresses"
+            )
+    if problems:
+        return problems
+    assert isinstance(address, str)
+    return Datastore(address=address, gateways=tuple(sorted(entries, key=lambda e: e.name)))
 
 
 def load_module_file(path: Path, zones: ZoneTable, *, display: str | None = None) -> LoadedModule:

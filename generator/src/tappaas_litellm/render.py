@@ -13,7 +13,7 @@ import jinja2
 
 from tappaas_litellm import bundled, shell
 from tappaas_litellm.errors import InputError
-from tappaas_litellm.model import VmSpec
+from tappaas_litellm.model import Datastore, GatewayOf, VmSpec
 from tappaas_litellm.nixstr import nix_comment, nix_path, nix_string
 from tappaas_litellm.sizing import MINIMUM, tier_for
 
@@ -94,12 +94,19 @@ def render_host(spec: VmSpec, *, source: str, module: str, profile: str) -> str:
     regenerate = f"tappaas-litellm generate {spec.name}"
     if PurePosixPath(source).name != f"{spec.name}.json":
         regenerate += f" --config {shell.quote(source)}"
+    role = spec.role
     return _template().render(
         spec=spec,
         source=source,
         regenerate=regenerate,
         tier=tier_text,
         imports={"module": module, "profile": profile},
+        datastore=role if isinstance(role, Datastore) else None,
+        gateway_of=(
+            {"name": role.datastore, "host": f"{role.datastore}.{spec.zone.domain}"}
+            if isinstance(role, GatewayOf)
+            else None
+        ),
     )
 
 

@@ -9,7 +9,8 @@
 # Environment:
 #   BACKUP_DIR             (/var/backup/litellm-env)
 #   LITELLM_ENV_FILE       (/etc/secrets/litellm.env)
-#   LITELLM_CONFIG_FILE    (/etc/litellm/config.yaml) the rendered LiteLLM configuration
+#   LITELLM_CONFIG_FILE    (/etc/litellm/config.yaml) the rendered LiteLLM configuration; empty on a
+#                          datastore VM (no LiteLLM there): the archive then holds litellm.env alone
 #   BACKUP_RETENTION_DAYS  (30)
 #   BACKUP_ROOT            (/var/backup) passed on to litellm-backup-prune
 # Exit codes: 0 success, 1 failure (missing input, I/O error).
@@ -18,7 +19,7 @@ umask 077
 
 backup_dir="${BACKUP_DIR:-/var/backup/litellm-env}"
 env_file="${LITELLM_ENV_FILE:-/etc/secrets/litellm.env}"
-config_file="${LITELLM_CONFIG_FILE:-/etc/litellm/config.yaml}"
+config_file="${LITELLM_CONFIG_FILE-/etc/litellm/config.yaml}"
 retention="${BACKUP_RETENTION_DAYS:-30}"
 
 die() {
@@ -28,7 +29,7 @@ die() {
 
 [ -d "$backup_dir" ] || die "backup directory $backup_dir does not exist"
 [ -r "$env_file" ] || die "cannot read the secrets file $env_file"
-[ -r "$config_file" ] || die "cannot read the LiteLLM configuration $config_file"
+[ -z "$config_file" ] || [ -r "$config_file" ] || die "cannot read the LiteLLM configuration $config_file"
 target="$backup_dir/litellm-env-$(date -u +%Y%m%dT%H%M%SZ).tar.gz"
 [ ! -e "$target" ] || die "$target already exists"
 
@@ -37,9 +38,13 @@ tmp="$(mktemp "$backup_dir/.litellm-env-XXXXXX.partial")"
 trap 'rm -rf "$stage"; rm -f "$tmp"' EXIT
 
 cp -- "$env_file" "$stage/litellm.env"
-cp -L -- "$config_file" "$stage/config.yaml"
-chmod 0600 "$stage/litellm.env" "$stage/config.yaml"
-tar -C "$stage" --owner=0 --group=0 --numeric-owner -czf "$tmp" litellm.env config.yaml ||
+members=(litellm.env)
+if [ -n "$config_file" ]; then
+  cp -L -- "$config_file" "$stage/config.yaml"
+  members+=(config.yaml)
+fi
+chmod 0600 "$stage"/*
+tar -C "$stage" --owner=0 --group=0 --numeric-owner -czf "$tmp" "${members[@]}" ||
   die "cannot write the archive"
 chmod 0600 "$tmp"
 mv -f "$tmp" "$target"

@@ -11,7 +11,8 @@
 #   LITELLM_DB_USER        (litellm) when PGUSER is this role and PGPASSWORD is unset, the password
 #                          is DATABASE_PASSWORD (the secrets file as EnvironmentFile): an external server
 # The dump is written to a temporary file, checked with pg_restore --list, then renamed, so a
-# failed run never leaves a file that looks like a good backup.
+# failed run never leaves a file that looks like a good backup; a failure names the free space
+# left (a full disk is the usual cause) and leaves the earlier backups as they are.
 # Exit codes: 0 success, 1 failure.
 set -euo pipefail
 umask 077
@@ -37,8 +38,17 @@ target="$backup_dir/litellm-$(date -u +%Y%m%dT%H%M%SZ).dump"
 tmp="$(mktemp "$backup_dir/.litellm-XXXXXX.partial")"
 trap 'rm -f "$tmp"' EXIT
 
-pg_dump --format=custom --dbname="$db_name" --file="$tmp" || die "pg_dump of database $db_name failed"
-pg_restore --list "$tmp" >/dev/null || die "the new dump of $db_name cannot be read back"
+# "N KiB free in DIR", for failure messages.
+free_space() {
+  local kib
+  kib="$(df --output=avail -k "$backup_dir" 2>/dev/null | tail -n1 | tr -d ' ')" || kib="?"
+  echo "${kib:-?} KiB free in $backup_dir"
+}
+
+pg_dump --format=custom --dbname="$db_name" --file="$tmp" ||
+  die "pg_dump of database $db_name failed ($(free_space)); no new backup, the earlier ones are kept"
+pg_restore --list "$tmp" >/dev/null ||
+  die "the new dump of $db_name cannot be read back ($(free_space)); no new backup, the earlier ones are kept"
 chmod 0600 "$tmp"
 mv -f "$tmp" "$target"
 trap - EXIT

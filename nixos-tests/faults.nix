@@ -1,0 +1,13 @@
+# Faults of a single-VM gateway: PostgreSQL restarted and Redis killed while
+# requests run, the container killed, the backups' disk full; and what
+# another machine in the zone can reach.
+{
+  name = "faults";
+
+  nodes = {
+    machine = ./faults-node.nix;
+    client = ./client.nix;
+  };
+
+  testScript = builtins.readFile ./faults.py;
+}

@@ -1,0 +1,5 @@
+from pathlib import Path
+
+class VLan:
+    nr: int
+    socket_dir: Path
