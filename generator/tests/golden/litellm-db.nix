@@ -37,4 +37,12 @@
       memoryMiB = 8192;
     };
   };
+
+  # The VM on Proxmox, for its image (nix build .#litellm-db-proxmox).
+  tappaas.vm.proxmox = {
+    vmid = 320;
+    diskSizeMiB = 65536; # 64G
+    bridge = "lan";
+    vlanTag = 220; # zone srvWork
+  };
 }

@@ -40,4 +40,12 @@
     # The datastore backs up the database, Redis and the shared secrets file.
     backup.enable = false;
   };
+
+  # The VM on Proxmox, for its image (nix build .#litellm1-proxmox).
+  tappaas.vm.proxmox = {
+    vmid = 321;
+    diskSizeMiB = 32768; # 32G
+    bridge = "lan";
+    vlanTag = 220; # zone srvWork
+  };
 }
