@@ -15,6 +15,7 @@ from tappaas_litellm.key import read_master_key, ssh_target
 from tappaas_litellm.model import load_module_file
 from tappaas_litellm.render import write_host_file
 from tappaas_litellm.sizing import derived_sizing
+from tappaas_litellm.upgrade_command import upgrade
 from tappaas_litellm.verify.command import verify
 
 __all__ = ["main"]
@@ -54,6 +55,7 @@ def main() -> None:
       tappaas-litellm deploy litellm --dry-run
       tappaas-litellm deploy litellm
       tappaas-litellm key litellm
+      tappaas-litellm upgrade litellm --image v1.90.0 --dry-run
     """
 
 
@@ -229,3 +231,4 @@ def key(name: str, host: str | None, config: Path | None, zones_file: Path | Non
 
 
 main.add_command(verify)
+main.add_command(upgrade)
