@@ -112,6 +112,7 @@ class Upgrade:
     backups: dict[str, str] = field(default_factory=dict)
     new_major: str = ""
     stopped: bool = False
+    back_step: int = 0
     report: list[str] = field(default_factory=list)
 
     # ---------------------------------------------------------------- output
@@ -121,6 +122,10 @@ class Upgrade:
 
     def show(self, line: str) -> None:
         self.say(f"      $ {line}")
+
+    def back(self, title: str) -> None:
+        self.back_step += 1
+        self.say(f"[back {self.back_step}] {title}")
 
     def note(self, line: str) -> None:
         self.say(f"      {line}")
@@ -317,9 +322,9 @@ class Upgrade:
     def _rollback_plan(self) -> None:
         generation = "GENERATION"
         self.say("If a step after LiteLLM was stopped fails, the way back:")
-        self.say("[back 1] Stop LiteLLM")
+        self.back("Stop LiteLLM")
         self.show(self.remote.display("stop"))
-        self.say("[back 2] Restore the pre-upgrade dump if the schema changed")
+        self.back("Restore the pre-upgrade dump if the schema changed")
         self.show(self.remote.display("state"))
         if self.kind == "image":
             self.note("restore when the schema migrations differ from step 2's, or cannot be read:")
@@ -331,15 +336,15 @@ class Upgrade:
         )
         self.show(self.remote.display("switch-generation", generation, self.activation))
         if self.kind == "postgresql":
-            self.say("[back 4] Remove the guard's marker; set the new data directory aside")
+            self.back("Remove the guard's marker; set the new data directory aside")
             self.show(self.remote.display("pg-finish"))
             self.show(self.remote.display("pg-set-aside", "NEW_MAJOR"))
         if self.pin is not None:
             self.note(f"{self.pin.path} is written back to {self.pin.old.tag}")
-        self.say("[back 5] Start LiteLLM and wait until it is ready")
+        self.back("Start LiteLLM and wait until it is ready")
         self.show(self.remote.display("start"))
         self.show(self.wait.shown)
-        self.say("[back 6] Compare keys, generation and schema migrations with step 2's")
+        self.back("Compare keys, generation and schema migrations with step 2's")
         self.show(self.remote.display("state"))
 
     def _summary(self) -> None:
@@ -381,12 +386,12 @@ class Upgrade:
         assert self.before is not None
         before = self.before
         self.say("Rolling back")
-        self.say("[back 1] Stop LiteLLM")
+        self.back("Stop LiteLLM")
         self._try(
             "stopped LiteLLM", lambda: self._call("stop"), "sudo systemctl stop podman-litellm"
         )
 
-        self.say("[back 2] Restore the pre-upgrade dump if the schema changed")
+        self.back("Restore the pre-upgrade dump if the schema changed")
         try:
             now: VmState | None = VmState.parse(self._call("state", timeout=60))
         except RemoteError as exc:
@@ -403,7 +408,7 @@ class Upgrade:
         elif not restore:
             self.report.append(f"no database restore: {why}")
 
-        self.say(f"[back 3] Switch back to generation {before.generation}")
+        self.back(f"Switch back to generation {before.generation}")
         if now is not None and now.generation == before.generation:
             self.note(f"generation {before.generation} is still the current one")
             self.report.append(f"generation {before.generation} was still current")
@@ -418,7 +423,7 @@ class Upgrade:
             )
 
         if self.kind == "postgresql":
-            self.say("[back 4] Remove the guard's marker; set the new data directory aside")
+            self.back("Remove the guard's marker; set the new data directory aside")
             self._try(
                 "removed the guard's marker",
                 lambda: self._call("pg-finish"),
@@ -438,7 +443,7 @@ class Upgrade:
             self.pin.written = False
             self.report.append(f"{self.pin.path} pins {self.pin.old.tag} again")
 
-        self.say("[back 5] Start LiteLLM and wait until it is ready")
+        self.back("Start LiteLLM and wait until it is ready")
         started = self._try(
             "started LiteLLM", lambda: self._call("start"), "sudo systemctl start podman-litellm"
         )
@@ -446,7 +451,7 @@ class Upgrade:
             self.show(self.wait.shown)
             self._try("LiteLLM is ready", self.wait.run, "sudo journalctl -u podman-litellm -n 50")
 
-        self.say("[back 6] Compare with the state before the upgrade")
+        self.back("Compare with the state before the upgrade")
         try:
             after = VmState.parse(self._call("state", timeout=60))
         except RemoteError as exc:
