@@ -13,4 +13,5 @@ in
 {
   vm-litellm = runTest ./litellm.nix;
   vm-adopt = runTest ./adopt.nix;
+  vm-upgrade = runTest ./upgrade.nix;
 }

@@ -89,6 +89,8 @@ elif command == "switch-generation":
     vm["generation"] = int(args[1])
     vm["pg_major"] = vm["generations"][args[1]]["pg_major"]
     vm["migrations"] = vm["migrations"] if vm["kept_migrations_on_switch"] else vm["migrations"]
+elif command == "drop-generation":
+    out = f"dropped={args[1]}\n"
 elif command == "pg-set-aside":
     out = f"kept=/var/lib/postgresql/{args[1]}.failed-x\n"
 json.dump(vm, open(vm_path, "w"))
@@ -273,6 +275,7 @@ def test_dry_run_image_plan_runs_nothing(vm: Path, flake: Path) -> None:
     assert "restore when the schema migrations differ" in out
     assert f"{ssh} restore-dump " in out
     assert f"{ssh} switch-generation GENERATION switch'" in out
+    assert f"{ssh} drop-generation FAILED_GENERATION'" in out
     assert out.rstrip().endswith("Dry run complete.")
     assert _vm(vm)["calls"] == []
     assert _pin(flake) == OLD_PIN
@@ -377,7 +380,7 @@ def test_failed_verify_after_migrations_restores_before_switching_back(
     assert _helper_calls(vm) == [
         ["state"], ["stop"], ["backup"], ["check-dump", DUMP], ["start"],
         ["stop"], ["state"], ["restore-dump", DUMP], ["switch-generation", "7", "switch"],
-        ["start"], ["state"],
+        ["drop-generation", "8"], ["start"], ["state"],
     ]  # fmt: skip
     after = _vm(vm)
     assert after["generation"] == 7
@@ -387,6 +390,7 @@ def test_failed_verify_after_migrations_restores_before_switching_back(
     assert "restore: the schema migrations changed (3 before, 4 now)" in out
     assert f"restored {DUMP}" in out
     assert "switched back to generation 7" in out
+    assert "deleted the failed generation 8" in out
     assert (
         "master and salt keys unchanged; generation 7 (before: 7); schema migrations as before"
         in out
@@ -604,8 +608,8 @@ def test_postgresql_upgrade_without_a_new_package_rolls_back(vm: Path, ready, ve
     calls = _helper_calls(vm)
     assert ["restore-dump", DUMP] not in calls
     assert calls[calls.index(["stop"], 2) :] == [
-        ["stop"], ["state"], ["switch-generation", "7", "switch"], ["pg-finish"], ["start"],
-        ["state"],
+        ["stop"], ["state"], ["switch-generation", "7", "switch"], ["drop-generation", "8"],
+        ["pg-finish"], ["start"], ["state"],
     ]  # fmt: skip
 
 
@@ -620,8 +624,8 @@ def test_postgresql_upgrade_failing_later_sets_the_new_cluster_aside(vm: Path, r
     assert ["restore-dump", DUMP] in calls  # into the new version, forward
     tail = calls[calls.index(["stop"], 2) :]
     assert tail == [
-        ["stop"], ["state"], ["switch-generation", "7", "switch"], ["pg-finish"],
-        ["pg-set-aside", "18"], ["start"], ["state"],
+        ["stop"], ["state"], ["switch-generation", "7", "switch"], ["drop-generation", "8"],
+        ["pg-finish"], ["pg-set-aside", "18"], ["start"], ["state"],
     ]  # fmt: skip
     assert _vm(vm)["pg_major"] == "17"
     assert "no restore: the PostgreSQL 17 data directory was not touched" in result.stdout

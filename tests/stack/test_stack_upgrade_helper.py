@@ -220,7 +220,14 @@ def test_set_aside_moves_a_failed_cluster_but_never_the_running_one(scripts, sou
 
 @pytest.mark.parametrize(
     "args",
-    [["bogus"], ["check-dump"], ["switch-generation", "1;reboot", "switch"], ["pg-set-aside", "x"]],
+    [
+        ["bogus"],
+        ["check-dump"],
+        ["switch-generation", "1;reboot", "switch"],
+        ["switch-generation", "1", "boot"],
+        ["drop-generation", "-1"],
+        ["pg-set-aside", "x"],
+    ],
 )
 def test_usage_errors(scripts, source, tmp_path, args):
     result = helper(scripts, helper_env(source, tmp_path), *args)

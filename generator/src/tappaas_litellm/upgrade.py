@@ -335,6 +335,7 @@ class Upgrade:
             "[back 3] Switch back to GENERATION, the one before (when it is no longer current)"
         )
         self.show(self.remote.display("switch-generation", generation, self.activation))
+        self.show(self.remote.display("drop-generation", "FAILED_GENERATION"))
         if self.kind == "postgresql":
             self.back("Remove the guard's marker; set the new data directory aside")
             self.show(self.remote.display("pg-finish"))
@@ -413,14 +414,23 @@ class Upgrade:
             self.note(f"generation {before.generation} is still the current one")
             self.report.append(f"generation {before.generation} was still current")
         else:
-            self._try(
+            back = self._try(
                 f"switched back to generation {before.generation}",
                 lambda: self._call(
                     "switch-generation", before.generation, self.activation, timeout=LONG
                 ),
-                "sudo nixos-rebuild switch --rollback (check the generation with "
-                "nixos-rebuild list-generations)",
+                f"sudo nix-env --profile /nix/var/nix/profiles/system --switch-generation "
+                f"{before.generation} && sudo /nix/var/nix/profiles/system/bin/"
+                "switch-to-configuration switch",
             )
+            failed = now.generation if now is not None else ""
+            if back and failed and failed != before.generation:
+                self._try(
+                    f"deleted the failed generation {failed}",
+                    lambda: self._call("drop-generation", failed),
+                    f"sudo nix-env --profile /nix/var/nix/profiles/system "
+                    f"--delete-generations {failed}",
+                )
 
         if self.kind == "postgresql":
             self.back("Remove the guard's marker; set the new data directory aside")

@@ -12,6 +12,7 @@
 #        litellm-upgrade-helper pg-finish
 #        litellm-upgrade-helper pg-set-aside MAJOR
 #        litellm-upgrade-helper switch-generation N switch|test
+#        litellm-upgrade-helper drop-generation N
 #
 #   state              prints KEY=VALUE lines: generation (number of the system profile's current
 #                      generation), keys (a SHA-256 of the master and salt keys, never the keys),
@@ -29,6 +30,8 @@
 #   pg-set-aside MAJOR renames the data directory of MAJOR (a failed upgrade) to
 #                      MAJOR.failed-<UTC time>; refuses while that version is the running one
 #   switch-generation  makes system generation N current again and activates it
+#   drop-generation N  deletes generation N of the system profile (a failed upgrade's), so a later
+#                      `nixos-rebuild switch --rollback` cannot land on it; never the current one
 #
 # Environment (defaults are the module's values):
 #   LITELLM_DB_NAME (litellm), LITELLM_PG_RUNAS (postgres; empty = the current user), PGHOST ...
@@ -56,7 +59,7 @@ die() {
 }
 usage() {
   echo "$prog: $*" >&2
-  echo "usage: $prog state|stop|start|backup|check-dump FILE|restore-dump FILE|pg-allow-empty FROM DUMP|pg-finish|pg-set-aside MAJOR|switch-generation N switch|test" >&2
+  echo "usage: $prog state|stop|start|backup|check-dump FILE|restore-dump FILE|pg-allow-empty FROM DUMP|pg-finish|pg-set-aside MAJOR|switch-generation N switch|test|drop-generation N" >&2
   exit 2
 }
 
@@ -241,6 +244,15 @@ cmd_switch_generation() {
   echo "generation=$(number_of_generation)"
 }
 
+cmd_drop_generation() {
+  local number="$1"
+  case "$number" in '' | *[!0-9]*) usage "drop-generation needs a generation number" ;; esac
+  [ "$number" != "$(number_of_generation)" ] || die "generation $number is the current one; not deleting it"
+  nix-env --profile "$profile" --delete-generations "$number" </dev/null ||
+    die "cannot delete generation $number of $profile"
+  echo "dropped=$number"
+}
+
 [ "$#" -ge 1 ] || usage "a subcommand is needed"
 command="$1"
 shift
@@ -255,5 +267,6 @@ case "$command:$#" in
   pg-finish:0) rm -f -- "$marker" ;;
   pg-set-aside:1) cmd_pg_set_aside "$1" ;;
   switch-generation:2) cmd_switch_generation "$1" "$2" ;;
+  drop-generation:1) cmd_drop_generation "$1" ;;
   *) usage "unknown subcommand or wrong arguments: $command $*" ;;
 esac
