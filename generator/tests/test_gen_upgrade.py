@@ -24,7 +24,7 @@ from genhelpers import path_with, stand_in
 from tappaas_litellm import deploy as deploy_module
 from tappaas_litellm import upgrade as upgrade_module
 from tappaas_litellm.cli import main
-from tappaas_litellm.errors import InputError
+from tappaas_litellm.errors import InputError, StepError
 from tappaas_litellm.image_pin import (
     ImagePin,
     check_hash,
@@ -660,3 +660,64 @@ def test_shell_quoting_of_the_shown_commands_is_runnable() -> None:
     words = shlex.split(line.split(" < ")[0])
     assert words[:3] == ["ssh", "--", "tappaas@h"]
     assert shlex.split(words[3])[-2:] == ["check-dump", "/x/it's.dump"]
+
+
+# ------------------------------------------------------------ the engine as the VM test uses it
+class _DriverLikeTransport:
+    """Answers helper calls as the test driver's transport would (root, no ssh)."""
+
+    description = "machine vm"
+    has_systemd = True
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+        self.generation = 2
+
+    def run(self, command: str, *, timeout: float = 30, stdin: str | None = None, root=False):
+        from tappaas_litellm.verify.transport import CommandResult
+
+        assert stdin == HELPER_TEXT
+        args = shlex.split(command.split("litellm-upgrade-helper", 1)[1])
+        self.calls.append(args)
+        if args[0] == "state":
+            return CommandResult(0, f"generation={self.generation}\nkeys=k\npg_major=17\n"
+                                 "migrations=3 a\nservice=active\n", "")  # fmt: skip
+        if args[0] == "backup":
+            return CommandResult(0, f"dump={DUMP}\n", "")
+        if args[0] == "switch-generation":
+            self.generation = int(args[1])
+        return CommandResult(0, "", "")
+
+
+def test_engine_with_injected_actions_rolls_back_with_the_given_activation() -> None:
+    from tappaas_litellm.upgrade import Action, Upgrade
+    from tappaas_litellm.upgrade_remote import Remote
+
+    transport = _DriverLikeTransport()
+    said: list[str] = []
+
+    def switch() -> None:
+        transport.generation = 3
+
+    def never_ready() -> None:
+        raise StepError("not ready")
+
+    engine = Upgrade(
+        name="litellm",
+        kind="image",
+        remote=Remote(transport, HELPER_TEXT, "machine"),  # type: ignore[arg-type]
+        switch=Action("switch to next", switch),
+        wait=Action("wait", never_ready),
+        verify=Action("verify", lambda: None),
+        activation="test",
+        say=said.append,
+    )
+    with pytest.raises(StepError, match="failed at step 5/6 and was rolled back"):
+        engine.run()
+    assert transport.calls == [
+        ["state"], ["stop"], ["backup"], ["check-dump", DUMP], ["start"],
+        ["stop"], ["state"], ["switch-generation", "2", "test"], ["drop-generation", "3"],
+        ["start"], ["state"],
+    ]  # fmt: skip
+    assert "switched back to generation 2" in engine.report
+    assert "[1/6] Read the VM's state: generation, keys, PostgreSQL, schema migrations" in said

@@ -149,19 +149,22 @@ class Upgrade:
 
     # ---------------------------------------------------------------- forward
     def run(self) -> int:
-        self.total = 8 if self.kind == "image" else 9
+        # Without a pin change (the VM test switches to a configuration with another image)
+        # there is nothing to resolve or write.
+        self.total = (8 if self.pin is not None else 6) if self.kind == "image" else 9
         if self.dry_run:
             self.say(f"Dry run: the steps to upgrade {self.name}; nothing is run or written.")
             self.say(
                 "Upper-case words (GENERATION, OLD_MAJOR, ...) are read from the VM on the way."
             )
-        if self.kind == "image" and not self._resolve():
+        if self.kind == "image" and self.pin is not None and not self._resolve():
             return 0
         self._read_state()
         try:
             self._backups()
             if self.kind == "image":
-                self._pin()
+                if self.pin is not None:
+                    self._pin()
                 self._switch()
                 self._wait()
                 self._verify()
@@ -359,6 +362,8 @@ class Upgrade:
                 f"Upgraded {self.name} to {self.pin.new.image_name}:{self.pin.new.tag}. "
                 f"Commit {self.pin.path} (git commit -m 'LiteLLM {self.pin.new.tag}')."
             )
+        elif self.kind == "image":
+            self.say(f"Upgraded {self.name}: the new configuration runs and verifies.")
         else:
             self.say(
                 f"Upgraded PostgreSQL of {self.name} from {old} to {self.new_major}. The old data "
