@@ -78,6 +78,7 @@
         generate = app "generate" "Write hosts/<name>/default.nix from <name>.json";
         verify = app "verify" "Run the install guide's verification checks against a deployed VM";
         key = app "key" "Print the LiteLLM master key of a deployed VM";
+        upgrade = app "upgrade" "Upgrade a VM to a new LiteLLM image or PostgreSQL major, or roll back";
       };
 
       checks.${system} =
@@ -109,6 +110,8 @@
           pkgs.postgresql_17
           pkgs.redis
           pkgs.jq
+          pkgs.nix-prefetch-docker
+          pkgs.skopeo
         ];
       };
 

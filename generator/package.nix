@@ -1,4 +1,4 @@
-# The tappaas-litellm tool (generate, deploy, key, verify) as a Nix package.
+# The tappaas-litellm tool (generate, deploy, key, verify, upgrade) as a Nix package.
 # Its unit tests run in the build; they need nix-instantiate (for the Nix
 # string-escaping round trip and --parse of generated hosts) and git.
 {
@@ -9,6 +9,8 @@
   git,
   openssh,
   nixos-rebuild-ng,
+  nix-prefetch-docker,
+  skopeo,
 }:
 let
   # deploy runs `nixos-rebuild ... --sudo`. The nixos-rebuild-ng package
@@ -44,7 +46,8 @@ python3Packages.buildPythonApplication {
     python3Packages.jinja2
   ];
 
-  # deploy runs nixos-rebuild, git and ssh; key and verify run ssh.
+  # deploy runs nixos-rebuild, git and ssh; key and verify run ssh; upgrade
+  # resolves an image tag with nix-prefetch-docker (which asks skopeo).
   makeWrapperArgs = [
     "--prefix"
     "PATH"
@@ -53,6 +56,8 @@ python3Packages.buildPythonApplication {
       nixos-rebuild
       git
       openssh
+      nix-prefetch-docker
+      skopeo
     ])
   ];
 

@@ -366,6 +366,7 @@ def test_image_upgrade_writes_the_pin_and_keeps_everything(vm: Path, flake: Path
     ]
     assert NEW_DIGEST in rebuild["pin"]  # the new pin was in place when the VM was built
     assert "Upgraded litellm to ghcr.io/berriai/litellm-database:v1.90.0" in result.stdout
+    assert "40 tables, 1234 rows: the same as the live database; restored in " in result.stdout
 
 
 def test_failed_verify_after_migrations_restores_before_switching_back(
