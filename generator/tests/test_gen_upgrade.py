@@ -277,6 +277,13 @@ def test_dry_run_image_plan_runs_nothing(vm: Path, flake: Path) -> None:
     assert f"{ssh} switch-generation GENERATION switch'" in out
     assert f"{ssh} drop-generation FAILED_GENERATION'" in out
     assert out.rstrip().endswith("Dry run complete.")
+    assert [line for line in out.splitlines() if line.startswith("[back")] == [
+        "[back 1] Stop LiteLLM",
+        "[back 2] Restore the pre-upgrade dump if the schema changed",
+        "[back 3] Switch back to GENERATION, the one before (when it is no longer current)",
+        "[back 4] Start LiteLLM and wait until it is ready",
+        "[back 5] Compare keys, generation and schema migrations with step 2's",
+    ]
     assert _vm(vm)["calls"] == []
     assert _pin(flake) == OLD_PIN
 

@@ -338,9 +338,7 @@ class Upgrade:
             self.show(self.remote.display("restore-dump", DUMP_PLACEHOLDER))
         else:
             self.note("no restore: the old PostgreSQL data directory is not touched")
-        self.say(
-            "[back 3] Switch back to GENERATION, the one before (when it is no longer current)"
-        )
+        self.back("Switch back to GENERATION, the one before (when it is no longer current)")
         self.show(self.remote.display("switch-generation", generation, self.activation))
         self.show(self.remote.display("drop-generation", "FAILED_GENERATION"))
         if self.kind == "postgresql":
