@@ -193,7 +193,7 @@ with subtest("a new image: backups, scratch restore, switch, verify; everything 
     assert psql("SELECT count(*) FROM pg_database WHERE datname = 'litellm_upgrade_check'") == "0"
 
 with subtest("a broken image: LiteLLM never gets ready, the upgrade rolls back"):
-    broken = upgrade("image", "broken", wait_seconds=240)
+    broken = upgrade("image", "broken", wait_seconds=600)
     try:
         broken.run()
     except StepError as exc:
@@ -219,7 +219,6 @@ with subtest("PostgreSQL 17 -> 18: dump, switch, restore; the old data directory
     machine.fail("test -e /var/lib/postgresql/.litellm-major-upgrade")
     wait_ready()
     assert_nothing_lost("after the PostgreSQL major upgrade")
-    machine.succeed("systemctl start litellm-backup-postgresql.service")
 
 with subtest("the way back by hand: the previous generation and the kept PostgreSQL 17 data"):
     # The broken image's generation 3 was deleted by its rollback: the one before is 2.

@@ -268,7 +268,10 @@ class Upgrade:
         if self.dry_run or self.pin.new is None:
             self.note(f"would write {self.pin.path} (digest and hash together)")
             return
-        write_pin(self.pin.path, self.pin.new)
+        try:
+            write_pin(self.pin.path, self.pin.new)
+        except OSError as exc:
+            raise StepError(f"cannot write {self.pin.path}: {exc}") from None
         self.pin.written = True
         self.note(f"wrote {self.pin.path}: {self.pin.new.tag} {self.pin.new.digest}")
 
@@ -456,9 +459,16 @@ class Upgrade:
                 )
 
         if self.pin is not None and self.pin.written:
-            write_pin(self.pin.path, self.pin.old)
-            self.pin.written = False
-            self.report.append(f"{self.pin.path} pins {self.pin.old.tag} again")
+            try:
+                write_pin(self.pin.path, self.pin.old)
+            except OSError as exc:
+                self.report.append(
+                    f"FAILED: writing {self.pin.path} back: {exc}; by hand: "
+                    f"git checkout -- {PIN_FILE}"
+                )
+            else:
+                self.pin.written = False
+                self.report.append(f"{self.pin.path} pins {self.pin.old.tag} again")
 
         self.back("Start LiteLLM and wait until it is ready")
         started = self._try(
