@@ -57,11 +57,12 @@ if [ "${#others[@]}" -gt 0 ]; then
     echo "litellm-postgresql-guard: refusing to start PostgreSQL $major on the empty data directory $data_dir:"
     printf '  existing data: %s\n' "${others[@]}"
     echo "  Starting would create an empty database and LiteLLM would lose its keys, users and models."
-    echo "  Either set tappaas.litellm.database.package back to the PostgreSQL version of that data,"
-    echo "  or upgrade the data: from the flake's folder on the CI/CD machine, with the old version"
-    echo "  deployed again, run 'tappaas-litellm upgrade <vm> --postgresql' (README, \"Upgrading"
-    echo "  PostgreSQL to a new major version\"): a checked dump, the switch, a restore into the new"
-    echo "  version; the old data directory stays until you remove it."
+    echo "  To keep the old version: set tappaas.litellm.database.package back to the PostgreSQL"
+    echo "  version of that data and deploy. To move the data to PostgreSQL $major: do that first, then"
+    echo "  set the new package again and run, from the flake's folder on the CI/CD machine,"
+    echo "  'tappaas-litellm upgrade <vm> --postgresql' (README, \"PostgreSQL to a new major version\"):"
+    echo "  a checked dump, the switch, a restore into PostgreSQL $major; the old data directory stays"
+    echo "  until you remove it."
   } >&2
   exit 1
 fi
