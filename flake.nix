@@ -99,6 +99,7 @@
         verify = app "verify" "Run the install guide's verification checks against a deployed VM";
         key = app "key" "Print the LiteLLM master key of a deployed VM";
         service-key = app "service-key" "Print a consuming module's LiteLLM key, or write it to the consumer VM";
+        upgrade = app "upgrade" "Upgrade a VM to a new LiteLLM image or PostgreSQL major, or roll back";
       };
 
       checks.${system} =
@@ -130,6 +131,8 @@
           pkgs.postgresql_17
           pkgs.redis
           pkgs.jq
+          pkgs.nix-prefetch-docker
+          pkgs.skopeo
         ];
       };
 

@@ -1,4 +1,4 @@
-# The tappaas-litellm tool (generate, deploy, key, verify) as a Nix package.
+# The tappaas-litellm tool (generate, deploy, key, verify, upgrade) as a Nix package.
 # Its unit tests run in the build; they need nix-instantiate (for the Nix
 # string-escaping round trip and --parse of generated hosts) and git.
 {
@@ -14,6 +14,8 @@
   withDeployTools ? true,
   # The VM's copy skips the tests; the flake's checks run them.
   runTests ? true,
+  nix-prefetch-docker,
+  skopeo,
 }:
 let
   # deploy runs `nixos-rebuild ... --sudo`. The nixos-rebuild-ng package
@@ -49,7 +51,8 @@ python3Packages.buildPythonApplication {
     python3Packages.jinja2
   ];
 
-  # deploy runs nixos-rebuild, git and ssh; key and verify run ssh.
+  # deploy runs nixos-rebuild, git and ssh; key and verify run ssh; upgrade
+  # resolves an image tag with nix-prefetch-docker (which asks skopeo).
   makeWrapperArgs = lib.optionals withDeployTools [
     "--prefix"
     "PATH"
@@ -58,6 +61,8 @@ python3Packages.buildPythonApplication {
       nixos-rebuild
       git
       openssh
+      nix-prefetch-docker
+      skopeo
     ])
   ];
 

@@ -16,4 +16,5 @@ in
   vm-tappaas = runTest ./tappaas.nix;
   vm-scaleout = runTest ./scaleout.nix;
   vm-faults = runTest ./faults.nix;
+  vm-upgrade = runTest ./upgrade.nix;
 }

@@ -43,6 +43,7 @@ SCRIPT_NAMES = (
     "litellm-backup-env",
     "litellm-backup-prune",
     "litellm-restore",
+    "litellm-upgrade-helper",
 )
 SECRET_NAMES = (
     "LITELLM_MASTER_KEY",

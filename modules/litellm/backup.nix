@@ -1,5 +1,6 @@
 # Daily backups of the database, Redis and the secrets file with the
-# configuration, their retention, and the `litellm-restore` command.
+# configuration, their retention, the `litellm-restore` command, and the
+# steps of an upgrade (`litellm-upgrade-helper`).
 {
   config,
   lib,
@@ -97,6 +98,20 @@ let
     pkgs.util-linux
   ];
 
+  # What `tappaas-litellm upgrade` runs on the VM (it sends the flake's copy
+  # of the file, so older VMs run it too); installed for admins who take the
+  # steps by hand, e.g. `sudo litellm-upgrade-helper state`.
+  upgradeHelper = mkScript "litellm-upgrade-helper" [
+    db.package
+    config.systemd.package
+    config.nix.package
+    pkgs.coreutils
+    pkgs.diffutils
+    pkgs.findutils
+    pkgs.gnugrep
+    pkgs.util-linux
+  ];
+
   # The command on the VM: the module's values become defaults that the
   # caller's environment can still override.
   restoreCommand = pkgs.writeShellApplication {
@@ -136,7 +151,10 @@ in
       "d ${dirs.env} 0700 root root - -"
     ];
 
-    environment.systemPackages = [ restoreCommand ];
+    environment.systemPackages = [
+      restoreCommand
+      upgradeHelper
+    ];
 
     systemd.services.litellm-backup-postgresql = {
       description = "Dump the LiteLLM PostgreSQL database";

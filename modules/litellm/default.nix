@@ -341,7 +341,8 @@ in
         extraDescription = ''
           Pinned on purpose: the data directory carries the major version, so
           a new major version would start with an empty cluster. Changing it
-          needs a dump and restore (`litellm-restore`); the unit
+          goes through `tappaas-litellm upgrade NAME --postgresql` (a checked dump,
+          restored into the new cluster, the old data directory kept); the unit
           `litellm-postgresql-guard` stops PostgreSQL with instructions when
           it finds data of another major version.
         '';

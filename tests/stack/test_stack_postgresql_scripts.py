@@ -149,7 +149,7 @@ def test_guard_refuses_a_major_change_that_would_start_empty(scripts, tmp_path):
     assert result.returncode == 1
     assert "refusing to start PostgreSQL 17" in result.stderr
     assert f"{tmp_path / '15'} (PostgreSQL 15)" in result.stderr
-    assert "pg_upgrade" in result.stderr
+    assert "tappaas-litellm upgrade <vm> --postgresql" in result.stderr
     assert "database.package" in result.stderr
     assert not (tmp_path / "17").exists()
 

@@ -19,6 +19,7 @@ from tappaas_litellm.render import write_host_file
 from tappaas_litellm.service_key_cli import service_key, tappaas_service
 from tappaas_litellm.service_keys_cli import service_keys
 from tappaas_litellm.sizing import derived_sizing
+from tappaas_litellm.upgrade_command import upgrade
 from tappaas_litellm.verify.command import verify
 
 __all__ = ["main"]
@@ -58,6 +59,7 @@ def main() -> None:
       tappaas-litellm deploy litellm --dry-run
       tappaas-litellm deploy litellm
       tappaas-litellm key litellm
+      tappaas-litellm upgrade litellm --image v1.90.0 --dry-run
     """
 
 
@@ -277,3 +279,4 @@ main.add_command(verify)
 main.add_command(service_keys)
 main.add_command(service_key)
 main.add_command(tappaas_service)
+main.add_command(upgrade)

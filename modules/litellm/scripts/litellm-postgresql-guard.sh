@@ -9,7 +9,11 @@
 # Environment:
 #   PG_MAJOR     the major version of the configured PostgreSQL package (17)
 #   PG_DATA_DIR  its data directory (/var/lib/postgresql/$PG_MAJOR)
-# Exit codes: 0 safe to start (data of this major present, or no data at all: a first start);
+#   The marker file <parent of PG_DATA_DIR>/.litellm-major-upgrade, written by
+#   `tappaas-litellm upgrade NAME --postgresql` after a checked dump, allows one initialisation of
+#   the empty data directory next to the old major's data, which stays untouched.
+# Exit codes: 0 safe to start (data of this major present, or no data at all: a first start, or a
+#             major upgrade in progress);
 #             1 the data directory holds another major's data, or another major's data exists beside
 #               an uninitialised one (a major upgrade needs pg_upgrade or a dump and restore first).
 set -euo pipefail
@@ -43,16 +47,22 @@ if [ -d "$parent" ]; then
   done
 fi
 
+if [ "${#others[@]}" -gt 0 ] && [ -f "$parent/.litellm-major-upgrade" ]; then
+  echo "litellm-postgresql-guard: major upgrade in progress ($parent/.litellm-major-upgrade): $data_dir will be initialised; kept: ${others[*]}"
+  exit 0
+fi
+
 if [ "${#others[@]}" -gt 0 ]; then
   {
     echo "litellm-postgresql-guard: refusing to start PostgreSQL $major on the empty data directory $data_dir:"
     printf '  existing data: %s\n' "${others[@]}"
     echo "  Starting would create an empty database and LiteLLM would lose its keys, users and models."
-    echo "  Either set tappaas.litellm.database.package back to the PostgreSQL version of that data,"
-    echo "  or upgrade the data first: run pg_upgrade from the old data directory into $data_dir"
-    echo "  (see the NixOS manual, 'Upgrading' in the PostgreSQL chapter), or take a dump with"
-    echo "  litellm-backup-postgresql while the old version still runs, move the old data directory"
-    echo "  out of $parent, switch the package and run 'litellm-restore --postgresql latest --confirm'."
+    echo "  To keep the old version: set tappaas.litellm.database.package back to the PostgreSQL"
+    echo "  version of that data and deploy. To move the data to PostgreSQL $major: do that first, then"
+    echo "  set the new package again and run, from the flake's folder on the CI/CD machine,"
+    echo "  'tappaas-litellm upgrade <vm> --postgresql' (README, \"PostgreSQL to a new major version\"):"
+    echo "  a checked dump, the switch, a restore into PostgreSQL $major; the old data directory stays"
+    echo "  until you remove it."
   } >&2
   exit 1
 fi

@@ -1,0 +1,231 @@
+# Test script of nixos-tests/upgrade.nix, run by the NixOS test driver (`machine`,
+# `subtest` and `start_all` come from the driver; HELPER, the path of
+# litellm-upgrade-helper.sh, is set by upgrade.nix).
+#
+# The upgrades run through tappaas_litellm.upgrade.Upgrade, the engine of
+# `tappaas-litellm upgrade`: the same helper calls, restore decision and rollback.
+# Only the transport (the driver instead of SSH) and the switch (a specialisation
+# made the system profile's next generation, instead of nixos-rebuild) differ.
+import json
+import shlex
+
+from tappaas_litellm.errors import StepError
+from tappaas_litellm.upgrade import Action, Upgrade
+from tappaas_litellm.upgrade_remote import Remote
+from tappaas_litellm.verify import MachineTransport, Target, assert_passed, run_checks, summary_text
+
+ENV_FILE = "/etc/secrets/litellm.env"
+URL = "http://127.0.0.1:4000"
+PROVIDER = "http://127.0.0.1:8099"
+CONFIG_MODEL = "test-model"
+DB_MODEL = "db-model"
+PROFILE = "/nix/var/nix/profiles/system"
+
+with open(HELPER) as handle:  # HELPER: set by upgrade.nix
+    HELPER_SOURCE = handle.read()
+
+
+def env_value(name: str) -> str:
+    return machine.succeed(f"grep -m1 '^{name}=' {ENV_FILE} | cut -d= -f2-").strip()
+
+
+def api(method: str, path: str, key: str | None = None, body: object = None, expect: int = 200):
+    cmd = ["curl", "-s", "-o", "/tmp/api-body", "-w", "%{http_code}", "-X", method, URL + path]
+    if key is not None:
+        cmd += ["-H", f"Authorization: Bearer {key}"]
+    if body is not None:
+        cmd += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
+    status = machine.succeed(shlex.join(cmd)).strip()
+    text = machine.succeed("cat /tmp/api-body")
+    assert status == str(expect), f"{method} {path}: HTTP {status}, expected {expect}: {text}"
+    return json.loads(text) if text.strip() else None
+
+
+def provider_served() -> int:
+    return json.loads(machine.succeed(f"curl -sf {PROVIDER}/_control"))["completions_served"]
+
+
+def wait_ready() -> None:
+    machine.wait_for_unit("podman-litellm.service")
+    machine.wait_until_succeeds(f"curl -sf {URL}/health/readiness", timeout=900)
+
+
+def chat_through_provider(key: str, text: str) -> None:
+    """A completion of the model stored in the database that reached the provider with its
+    key: the provider answers 401 to any other key, so a key that no longer decrypts fails."""
+    body = json.dumps({"model": DB_MODEL, "messages": [{"role": "user", "content": text}]})
+    cmd = shlex.join(
+        [
+            *("curl", "-s", "-o", "/tmp/chat-body", "-w", "%{http_code}"),
+            *("-X", "POST", f"{URL}/chat/completions"),
+            *("-H", f"Authorization: Bearer {key}", "-H", "Content-Type: application/json"),
+            *("-d", body),
+        ]
+    )
+    for _ in range(60):
+        served = provider_served()
+        status = machine.succeed(cmd).strip()
+        answer = machine.succeed("cat /tmp/chat-body")
+        if status == "200":
+            assert text in json.loads(answer)["choices"][0]["message"]["content"], answer
+            assert provider_served() == served + 1, "the answer did not come from the provider"
+            return
+        machine.sleep(2)
+    raise AssertionError(f"{DB_MODEL} does not answer: HTTP {status}: {answer}")
+
+
+def key_spend(master: str, key: str) -> float:
+    return float(api("GET", f"/key/info?key={key}", master)["info"]["spend"])
+
+
+def psql(sql: str) -> str:
+    return machine.succeed(f"sudo -u postgres psql -d litellm -Atc {shlex.quote(sql)}").strip()
+
+
+def generation() -> str:
+    return machine.succeed(f"readlink {PROFILE}").strip()
+
+
+def run_or_step_error(command: str, what: str, timeout: int) -> None:
+    status, output = machine.execute(command, timeout=timeout)
+    machine.log(output)
+    if status != 0:
+        raise StepError(f"{what} exited with status {status}")
+
+
+def switch_to(specialisation: str) -> Action:
+    """What nixos-rebuild switch does on the VM: a new generation of the system profile,
+    activated (`test`: the test VM has no boot loader to install)."""
+    path = SPECIALISATIONS[specialisation]
+    command = (
+        f"nix-env --profile {PROFILE} --set {path} && {PROFILE}/bin/switch-to-configuration test"
+    )
+    return Action(command, lambda: run_or_step_error(command, "switch-to-configuration", 1800))
+
+
+def wait_action(seconds: int) -> Action:
+    command = f"timeout {seconds} sh -c 'until curl -sf {URL}/health/readiness; do sleep 3; done'"
+    return Action(command, lambda: run_or_step_error(command, "waiting for LiteLLM", seconds + 60))
+
+
+def verify_checks() -> None:
+    results = run_checks(MachineTransport(machine), Target(model=CONFIG_MODEL))
+    machine.log(summary_text(results))
+    try:
+        assert_passed(results)
+    except AssertionError as exc:
+        raise StepError(f"verify failed: {exc}") from None
+
+
+def upgrade(kind: str, specialisation: str, wait_seconds: int = 900) -> Upgrade:
+    return Upgrade(
+        name="litellm",
+        kind=kind,
+        remote=Remote(MachineTransport(machine), HELPER_SOURCE, "machine"),
+        switch=switch_to(specialisation),
+        wait=wait_action(wait_seconds),
+        verify=Action("verify checks through the test driver", verify_checks),
+        activation="test",
+        say=machine.log,
+    )
+
+
+start_all()
+
+with subtest("a deployed gateway: its first system generation, a model, a key with spend"):
+    wait_ready()
+    # An installed NixOS has a system profile; the test VM boots without one.
+    machine.succeed(f"nix-env --profile {PROFILE} --set /run/current-system")
+    assert generation() == "system-1-link", generation()
+    SPECIALISATIONS = {
+        name: machine.succeed(f"readlink -f /run/current-system/specialisation/{name}").strip()
+        for name in ("next", "broken", "postgresql18")
+    }
+    master = env_value("LITELLM_MASTER_KEY")
+    salt = env_value("LITELLM_SALT_KEY")
+    api(
+        "POST",
+        "/model/new",
+        master,
+        {
+            "model_name": DB_MODEL,
+            "litellm_params": {
+                "model": "openai/test-model",
+                "api_base": f"{PROVIDER}/v1",
+                "api_key": "fake-provider-key",
+                "input_cost_per_token": 0.001,
+                "output_cost_per_token": 0.002,
+            },
+        },
+    )
+    assert "fake-provider-key" not in psql(
+        'SELECT litellm_params::text FROM "LiteLLM_ProxyModelTable"'
+    )
+    key = api("POST", "/key/generate", master, {"models": [DB_MODEL], "max_budget": 100.0})["key"]
+    chat_through_provider(key, "before the upgrades")
+    machine.wait_until_succeeds(
+        f"curl -sf -H 'Authorization: Bearer {master}' '{URL}/key/info?key={key}' "
+        "| jq -e '.info.spend > 0'",
+        timeout=300,
+    )
+    spend = key_spend(master, key)
+    keys_before = int(psql('SELECT count(*) FROM "LiteLLM_VerificationToken"'))
+
+
+def assert_nothing_lost(when: str) -> None:
+    assert env_value("LITELLM_MASTER_KEY") == master, f"master key changed {when}"
+    assert env_value("LITELLM_SALT_KEY") == salt, f"salt key changed {when}"
+    names = [m["model_name"] for m in api("GET", "/model/info", master)["data"]]
+    assert DB_MODEL in names and CONFIG_MODEL in names, names
+    assert key_spend(master, key) >= spend > 0
+    assert int(psql('SELECT count(*) FROM "LiteLLM_VerificationToken"')) >= keys_before
+    chat_through_provider(key, when)
+
+
+with subtest("a new image: backups, scratch restore, switch, verify; everything kept"):
+    assert upgrade("image", "next").run() == 0
+    assert generation() == "system-2-link", generation()
+    image = machine.succeed("podman inspect litellm --format '{{.ImageName}}'").strip()
+    assert image.endswith(":upgrade-next"), image
+    assert_nothing_lost("after the upgrade to another image")
+    machine.succeed("ls /var/backup/postgresql/litellm-*.dump /var/backup/redis/redis-*.rdb")
+    machine.succeed("ls /var/backup/litellm-env/litellm-env-*.tar.gz")
+    assert psql("SELECT count(*) FROM pg_database WHERE datname = 'litellm_upgrade_check'") == "0"
+
+with subtest("a broken image: LiteLLM never gets ready, the upgrade rolls back"):
+    broken = upgrade("image", "broken", wait_seconds=600)
+    try:
+        broken.run()
+    except StepError as exc:
+        machine.log(f"expected failure: {exc.message}")
+    else:
+        raise AssertionError("the broken image was not detected")
+    report = "\n".join(broken.report)
+    assert "switched back to generation 2" in report, report
+    assert "deleted the failed generation 3" in report, report
+    assert "master and salt keys unchanged" in report, report
+    assert generation() == "system-2-link", generation()
+    wait_ready()
+    image = machine.succeed("podman inspect litellm --format '{{.ImageName}}'").strip()
+    assert image.endswith(":upgrade-next"), image
+    assert_nothing_lost("after the rollback from the broken image")
+
+with subtest("PostgreSQL 17 -> 18: dump, switch, restore; the old data directory stays"):
+    assert psql("SHOW server_version_num")[:2] == "17"
+    assert upgrade("postgresql", "postgresql18").run() == 0
+    assert psql("SHOW server_version_num")[:2] == "18"
+    machine.succeed("test -f /var/lib/postgresql/17/PG_VERSION")
+    assert machine.succeed("cat /var/lib/postgresql/18/PG_VERSION").strip() == "18"
+    machine.fail("test -e /var/lib/postgresql/.litellm-major-upgrade")
+    wait_ready()
+    assert_nothing_lost("after the PostgreSQL major upgrade")
+
+with subtest("the way back by hand: the previous generation and the kept PostgreSQL 17 data"):
+    # The broken image's generation 3 was deleted by its rollback: the one before is 2.
+    machine.succeed(
+        f"nix-env --profile {PROFILE} --rollback && {PROFILE}/bin/switch-to-configuration test",
+        timeout=1800,
+    )
+    wait_ready()
+    assert psql("SHOW server_version_num")[:2] == "17"
+    assert_nothing_lost("after going back to PostgreSQL 17 by hand")
