@@ -20,8 +20,11 @@ PROVIDER = "http://127.0.0.1:8099"
 CONFIG_MODEL = "test-model"
 DB_MODEL = "db-model"
 PROFILE = "/nix/var/nix/profiles/system"
+# The path of litellm-upgrade-helper.sh: upgrade.nix puts `HELPER = "..."` in front of
+# this script; declared here for the type check of the script on its own.
+HELPER: str
 
-with open(HELPER) as handle:  # HELPER: set by upgrade.nix
+with open(HELPER) as handle:
     HELPER_SOURCE = handle.read()
 
 

@@ -134,9 +134,12 @@ in
     toolPackage = lib.mkOption {
       type = lib.types.package;
       default = pkgs.callPackage ../../generator/package.nix {
-        # The VM runs only `service-keys`: no nixos-rebuild, git or ssh.
+        # The VM runs only `service-keys`: none of the admin's deploy and
+        # upgrade tools (nixos-rebuild, git, ssh, nix-prefetch-docker, skopeo).
         withDeployTools = false;
         nixos-rebuild-ng = null;
+        nix-prefetch-docker = null;
+        skopeo = null;
         # Its tests run in the flake's checks (packages.tappaas-litellm).
         runTests = false;
       };
