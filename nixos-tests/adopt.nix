@@ -7,5 +7,5 @@
 
   nodes.machine = ./adopt-node.nix;
 
-  testScript = builtins.readFile ./adopt.py;
+  testScript = builtins.readFile ./common/gateway.py + builtins.readFile ./adopt.py;
 }

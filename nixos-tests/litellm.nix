@@ -19,5 +19,5 @@
     ))
   ];
 
-  testScript = builtins.readFile ./litellm.py;
+  testScript = builtins.readFile ./common/gateway.py + builtins.readFile ./litellm.py;
 }

@@ -15,10 +15,9 @@
       }
     ))
   ];
-  skipTypeCheck = true;
-
   testScript = ''
     HELPER = "${../modules/litellm/scripts/litellm-upgrade-helper.sh}"
   ''
+  + builtins.readFile ./common/gateway.py
   + builtins.readFile ./upgrade.py;
 }

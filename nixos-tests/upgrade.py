@@ -1,56 +1,24 @@
 # Test script of nixos-tests/upgrade.nix, run by the NixOS test driver (`machine`,
-# `subtest` and `start_all` come from the driver; HELPER, the path of
-# litellm-upgrade-helper.sh, is set by upgrade.nix).
+# `subtest` and `start_all` come from the driver; `api`, `psql` and the rest from
+# common/gateway.py and HELPER, the path of litellm-upgrade-helper.sh, from upgrade.nix).
 #
 # The upgrades run through tappaas_litellm.upgrade.Upgrade, the engine of
 # `tappaas-litellm upgrade`: the same helper calls, restore decision and rollback.
 # Only the transport (the driver instead of SSH) and the switch (a specialisation
 # made the system profile's next generation, instead of nixos-rebuild) differ.
-import json
-import shlex
 
 from tappaas_litellm.errors import StepError
 from tappaas_litellm.upgrade import Action, Upgrade
 from tappaas_litellm.upgrade_remote import Remote
 from tappaas_litellm.verify import MachineTransport, Target, assert_passed, run_checks, summary_text
 
-ENV_FILE = "/etc/secrets/litellm.env"
-URL = "http://127.0.0.1:4000"
-PROVIDER = "http://127.0.0.1:8099"
 CONFIG_MODEL = "test-model"
 DB_MODEL = "db-model"
 PROFILE = "/nix/var/nix/profiles/system"
-# The path of litellm-upgrade-helper.sh: upgrade.nix puts `HELPER = "..."` in front of
-# this script; declared here for the type check of the script on its own.
-HELPER: str
-
-with open(HELPER) as handle:
+# HELPER, the path of litellm-upgrade-helper.sh, is assigned in front of this script by
+# upgrade.nix (the ignore is for type-checking the script on its own).
+with open(HELPER) as handle:  # type: ignore[name-defined]
     HELPER_SOURCE = handle.read()
-
-
-def env_value(name: str) -> str:
-    return machine.succeed(f"grep -m1 '^{name}=' {ENV_FILE} | cut -d= -f2-").strip()
-
-
-def api(method: str, path: str, key: str | None = None, body: object = None, expect: int = 200):
-    cmd = ["curl", "-s", "-o", "/tmp/api-body", "-w", "%{http_code}", "-X", method, URL + path]
-    if key is not None:
-        cmd += ["-H", f"Authorization: Bearer {key}"]
-    if body is not None:
-        cmd += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
-    status = machine.succeed(shlex.join(cmd)).strip()
-    text = machine.succeed("cat /tmp/api-body")
-    assert status == str(expect), f"{method} {path}: HTTP {status}, expected {expect}: {text}"
-    return json.loads(text) if text.strip() else None
-
-
-def provider_served() -> int:
-    return json.loads(machine.succeed(f"curl -sf {PROVIDER}/_control"))["completions_served"]
-
-
-def wait_ready() -> None:
-    machine.wait_for_unit("podman-litellm.service")
-    machine.wait_until_succeeds(f"curl -sf {URL}/health/readiness", timeout=900)
 
 
 def chat_through_provider(key: str, text: str) -> None:
@@ -75,14 +43,6 @@ def chat_through_provider(key: str, text: str) -> None:
             return
         machine.sleep(2)
     raise AssertionError(f"{DB_MODEL} does not answer: HTTP {status}: {answer}")
-
-
-def key_spend(master: str, key: str) -> float:
-    return float(api("GET", f"/key/info?key={key}", master)["info"]["spend"])
-
-
-def psql(sql: str) -> str:
-    return machine.succeed(f"sudo -u postgres psql -d litellm -Atc {shlex.quote(sql)}").strip()
 
 
 def generation() -> str:

@@ -56,6 +56,19 @@ def machine_lines(nodes: list[str]) -> list[str]:
     return [f"{name}: Machine" for name in names]
 
 
+COMMON = re.compile(r"builtins\.readFile\s+\./(common/[A-Za-z0-9_-]+\.py)")
+
+
+def common_files(users: list[Path], folder: Path) -> list[Path]:
+    """Helper files (common/*.py) the .nix files put in front of the script, in order."""
+    names: list[str] = []
+    for nix in users:
+        for name in COMMON.findall(nix.read_text()):
+            if name not in names:
+                names.append(name)
+    return [folder / name for name in names]
+
+
 def users_of(script: Path, folder: Path) -> list[Path]:
     pattern = re.compile(rf"\./{re.escape(script.name)}\b")
     return sorted(nix for nix in folder.glob("*.nix") if pattern.search(nix.read_text()))
@@ -76,6 +89,8 @@ def check(folder: Path) -> int:
                 problems.append(f"{script}: no nodes found in {', '.join(map(str, users))}")
                 continue
             head = PRELUDE.read_text().rstrip("\n").splitlines() + machine_lines(nodes)
+            for common in common_files(users, folder):
+                head += common.read_text().rstrip("\n").splitlines()
             target = Path(tmp) / f"{script.stem}.py"
             target.write_text("\n".join(head) + "\n" + script.read_text())
             typed.append((script, target, len(head)))
@@ -111,7 +126,9 @@ def relocate(line: str, target: Path, script: Path, offset: int) -> str:
         return line
     number = int(match.group(1))
     if number <= offset:
-        return f"{PRELUDE}:{number}:{match.group(2)} (prelude of {script.name})"
+        return (
+            f"{target.name}:{number}:{match.group(2)} (driver prelude or common/ of {script.name})"
+        )
     return f"{script}:{number - offset}:{match.group(2)}"
 
 
