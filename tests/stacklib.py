@@ -619,16 +619,31 @@ def start_litellm(
     """The real proxy with the module's base configuration, the container's environment and
     secrets file, and the real Redis. No DATABASE_*: without a database LiteLLM needs no Prisma
     engines, which cannot be downloaded on these machines (the NixOS VM tests cover it)."""
+    environment = container_environment(redis.host, redis.port)
+    environment = {k: v for k, v in environment.items() if not k.startswith("DATABASE_")}
+    return launch_litellm(workdir, render_config(upstream_base_url), environment, secrets)
+
+
+def launch_litellm(
+    workdir: Path,
+    config: Mapping[str, Any],
+    environment: Mapping[str, str],
+    secrets: StackSecrets,
+    workers: int = 1,
+    extra_args: tuple[str, ...] = (),
+    startup_timeout: float = 120,
+) -> LiteLLMProxy:
+    """The real proxy with `config` (written as config.yaml), the container environment
+    `environment`, then the secrets file and the provider keys as environment files (without
+    DATABASE_*), `workers` worker processes; waits until /health/liveliness answers."""
     workdir.mkdir(parents=True, exist_ok=True)
     config_file = workdir / "config.yaml"
     # JSON is YAML: LiteLLM reads it with its YAML loader, like the module's rendered file.
-    config_file.write_text(json.dumps(render_config(upstream_base_url), indent=2) + "\n")
+    config_file.write_text(json.dumps(config, indent=2) + "\n")
     provider_env_file = workdir / "providers.env"
     provider_env_file.write_text(f"UPSTREAM_API_KEY={UPSTREAM_API_KEY}\n")
     provider_env_file.chmod(0o600)
 
-    environment = container_environment(redis.host, redis.port)
-    environment = {k: v for k, v in environment.items() if not k.startswith("DATABASE_")}
     home = workdir / "home"
     home.mkdir(exist_ok=True)
     env = {
@@ -657,7 +672,8 @@ def start_litellm(
                 "--port",
                 str(port),
                 "--num_workers",
-                "1",
+                str(workers),
+                *extra_args,
             ],
             cwd=workdir,
             env=env,
@@ -674,7 +690,7 @@ def start_litellm(
         config_file=config_file,
         env_file=secrets.env_file,
         provider_env_file=provider_env_file,
-        environment=environment,
+        environment=dict(environment),
         log_file=log_file,
         process=process,
     )
@@ -688,7 +704,7 @@ def start_litellm(
             return False
 
     try:
-        wait_until(alive, 120, "litellm", interval=0.5)
+        wait_until(alive, startup_timeout, "litellm", interval=0.5)
     except BaseException:
         proxy.stop()
         raise
