@@ -127,7 +127,7 @@ def run(scripts: Scripts, secrets: StackSecrets, workdir: Path, rows: int) -> Ba
 
 
 def _as_owner(server: PostgresServer, sql: str) -> str:
-    return server.psql(sql, user=server.db_user, password=server.db_password)
+    return server.psql(sql, user=server.db_user, password=server.db_password, timeout=1800)
 
 
 def _measure(server: PostgresServer, scripts: Scripts, workdir: Path, rows: int) -> BackupResult:

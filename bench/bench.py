@@ -114,6 +114,7 @@ class Run:
         self.workers: dict[str, int] = {}
         self.cache: dict[str, Any] = {}
         self.logs: dict[str, int] = {}
+        self.errors: dict[str, str] = {}
 
     def load(self, name: str, base_url: str, path: str, key: str, model: str, pgid: int) -> None:
         # A warm-up, not recorded: every worker imports parts of LiteLLM at its first requests.
@@ -207,6 +208,7 @@ class Run:
   bash bench/run                  # the full run: about 10 minutes; writes bench/results/
   bash bench/run --quick          # every configuration once, under two minutes (CI)
   bash bench/run --seconds 30 --connections 1,8,32,64
+  taskset -c 0-3 bash bench/run --memory-mib 4096   # as a 4 vCPU / 4 GiB VM
 """
 )
 @click.option(
@@ -239,6 +241,12 @@ class Run:
     help="Run only these parts (repeatable).",
 )
 @click.option(
+    "--memory-mib",
+    type=click.IntRange(512, 10_000_000),
+    default=None,
+    help="Memory of the VM to model, for the module's worker count (default: this machine's).",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -251,6 +259,7 @@ def main(
     connections: str | None,
     rows: int | None,
     only: tuple[str, ...],
+    memory_mib: int | None,
     out: Path | None,
 ) -> None:
     """Measure the gateway's cost, the cache, memory per worker, and backup/restore."""
@@ -270,7 +279,7 @@ def main(
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="litellm-bench-") as tmp:
-        results = _run(Path(tmp), conns, seconds, quick, rows, parts)
+        results = _run(Path(tmp), conns, seconds, quick, rows, parts, memory_mib)
     results["elapsed_s"] = round(time.monotonic() - started, 1)
     stamp = dt.datetime.now().strftime("%Y-%m-%d-%H%M")
     paths = report.write(results, out, stamp)
@@ -285,9 +294,16 @@ def main(
 
 
 def _run(
-    tmp: Path, conns: tuple[int, ...], seconds: float, quick: bool, rows: int, parts: set[str]
+    tmp: Path,
+    conns: tuple[int, ...],
+    seconds: float,
+    quick: bool,
+    rows: int,
+    parts: set[str],
+    vm_memory_mib: int | None,
 ) -> dict[str, Any]:
     cores, memory_mib = setups.machine_size()
+    vm_memory_mib = vm_memory_mib or memory_mib
     scripts = link_scripts(tmp / "bin")
     secrets = generate_secrets(scripts, tmp / "etc-secrets")
     run = Run(tmp, conns, seconds, quick)
@@ -315,11 +331,19 @@ def _run(
         }
         for name, make in chosen.items():
             if name in parts:
-                run.gateway(make(), redis, secrets, upstream_url)
+                try:
+                    run.gateway(make(), redis, secrets, upstream_url)
+                except (RuntimeError, TimeoutError, subprocess.SubprocessError) as error:
+                    say(f"error: {name}: {error}")
+                    run.errors[name] = str(error)
         if "backup" in parts:
             say(f"backup and restore of {rows:,} spend-log rows")
-            backup_result = backup.run(scripts, secrets, tmp, rows)
-            say(f"backup: {backup_result}")
+            try:
+                backup_result = backup.run(scripts, secrets, tmp, rows)
+                say(f"backup: {backup_result}")
+            except (RuntimeError, TimeoutError, subprocess.SubprocessError) as error:
+                say(f"error: backup: {error}")
+                run.errors["backup"] = str(error)
     finally:
         redis.stop()
         stop_process(upstream_process)
@@ -329,6 +353,7 @@ def _run(
         "machine": {
             "cores": cores,
             "memory_mib": memory_mib,
+            "modelled_vm_memory_mib": vm_memory_mib,
             "cpu": _cpu_model(),
             "kernel": platform.release(),
             "load_before": os.getloadavg(),
@@ -342,6 +367,7 @@ def _run(
         "cache": run.cache,
         "log_bytes": run.logs,
         "backup": asdict(backup_result) if backup_result else None,
+        "errors": run.errors,
     }
 
 

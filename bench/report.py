@@ -26,7 +26,7 @@ def _ratio(a: float, b: float) -> str:
 
 def missing_numbers(results: dict[str, Any], parts: set[str]) -> list[str]:
     """What a run should have measured but did not (no speed is judged)."""
-    problems = []
+    problems = [f"{part}: {error}" for part, error in results.get("errors", {}).items()]
     by = _by(results)
     for name in ORDER:
         if name not in parts:

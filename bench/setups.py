@@ -44,8 +44,9 @@ def model_list(upstream_base_url: str) -> list[dict[str, Any]]:
 
 
 def machine_size() -> tuple[int, int]:
-    """(cores, memory MiB) of this machine, as `resources` would describe a VM of its size."""
-    cores = os.cpu_count() or 1
+    """(cores, memory MiB) of this machine, as `resources` would describe a VM of its size;
+    the cores are those this process may run on (so `taskset -c 0-3` models 4 vCPUs)."""
+    cores = len(os.sched_getaffinity(0)) or 1
     with open("/proc/meminfo") as meminfo:
         for line in meminfo:
             if line.startswith("MemTotal:"):

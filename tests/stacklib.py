@@ -261,6 +261,7 @@ class PostgresServer:
         database: str | None = None,
         user: str | None = None,
         password: str | None = None,
+        timeout: float = 60,
     ) -> str:
         """Run SQL (ON_ERROR_STOP) as the superuser or `user`; tuples only; raises on error."""
         env = clean_environ() | self.env()
@@ -282,7 +283,7 @@ class PostgresServer:
             env=env,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=timeout,
             check=False,
         )
         if result.returncode != 0:

@@ -81,6 +81,20 @@ def test_container_environment_has_connection_details_and_no_secret() -> None:
     assert all(isinstance(v, str) for v in env.values())
 
 
+def test_container_environment_logs_warnings_and_spares_busy_workers() -> None:
+    """INFO logs several lines per request (bench/ measures what that costs); uvicorn's default
+    5 s worker health check kills workers that are slow to start on a busy VM."""
+    env = nix_eval("import ./modules/litellm/lib/environment.nix { }")
+    assert isinstance(env, dict)
+    assert env["LITELLM_LOG"] == "WARNING"
+    assert int(env["TIMEOUT_WORKER_HEALTHCHECK"]) >= 30
+    louder = nix_eval(
+        'import ./modules/litellm/lib/environment.nix { extra = { LITELLM_LOG = "INFO"; }; }'
+    )
+    assert isinstance(louder, dict)
+    assert louder["LITELLM_LOG"] == "INFO"
+
+
 def test_container_environment_brackets_ipv6_database_hosts() -> None:
     env = nix_eval(
         "import ./modules/litellm/lib/environment.nix "

@@ -32,7 +32,14 @@ in
   LITELLM_LOCAL_MODEL_COST_MAP = "True";
   STORE_MODEL_IN_DB = "True";
   LITELLM_MODE = "PRODUCTION";
-  LITELLM_LOG = "INFO";
+  # Warnings and errors only: INFO writes several lines per request, which
+  # costs throughput (bench/). One record per request stays in the database
+  # (LiteLLM_SpendLogs); raise it with tappaas.litellm.environment.
+  LITELLM_LOG = "WARNING";
+  # uvicorn kills a worker that does not answer its supervisor's ping within
+  # this many seconds (default 5): on a busy VM, workers still importing
+  # LiteLLM at start, or saturated under load, were killed over and over.
+  TIMEOUT_WORKER_HEALTHCHECK = "60";
   DATABASE_HOST = hostPort databaseHost databasePort;
   DATABASE_USERNAME = databaseUser;
   DATABASE_NAME = databaseName;
