@@ -221,7 +221,7 @@ class Run:
     "--seconds",
     type=click.FloatRange(1, 600),
     default=None,
-    help="Seconds per load run (default 15; 3 with --quick).",
+    help="Seconds per load run (default 15; 2 with --quick).",
 )
 @click.option(
     "--connections",
@@ -271,7 +271,7 @@ def main(
         raise click.UsageError(
             f"--connections: {connections!r} is not a list like 1,8,32"
         ) from None
-    seconds = seconds or (3.0 if quick else 15.0)
+    seconds = seconds or (2.0 if quick else 15.0)
     rows = rows or (20_000 if quick else 1_000_000)
     parts = set(only or ("upstream", "guide", "defaults", "module", "backup"))
     if out is None:
