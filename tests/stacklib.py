@@ -263,6 +263,7 @@ class PostgresServer:
         database: str | None = None,
         user: str | None = None,
         password: str | None = None,
+        timeout: float = 60,
     ) -> str:
         """Run SQL (ON_ERROR_STOP) as the superuser or `user`; tuples only; raises on error."""
         env = clean_environ() | self.env()
@@ -284,7 +285,7 @@ class PostgresServer:
             env=env,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=timeout,
             check=False,
         )
         if result.returncode != 0:
@@ -659,21 +660,46 @@ def start_litellm(
     environment and secrets file, and the real Redis. No DATABASE_*: without a database LiteLLM
     needs no Prisma engines, which cannot be downloaded on these machines (the NixOS VM tests
     cover it). `max_requests` is the module's maxRequestsBeforeRestart; `extra_args` are added
-    to the container's arguments."""
+    to the container's arguments; `overlay` holds sections a module option adds (e.g.
+    metrics-settings.json), merged one level deep."""
+    config = render_config(upstream_base_url)
+    for section, values in (overlay or {}).items():
+        config[section] = {**config.get(section, {}), **values}
+    environment = container_environment(redis.host, redis.port)
+    environment = {k: v for k, v in environment.items() if not k.startswith("DATABASE_")}
+    return launch_litellm(
+        workdir,
+        config,
+        environment,
+        secrets,
+        workers=workers,
+        max_requests=max_requests,
+        extra_args=tuple(extra_args),
+    )
+
+
+def launch_litellm(
+    workdir: Path,
+    config: Mapping[str, Any],
+    environment: Mapping[str, str],
+    secrets: StackSecrets,
+    workers: int = 1,
+    max_requests: int | None = None,
+    extra_args: tuple[str, ...] = (),
+    startup_timeout: float = 120,
+) -> LiteLLMProxy:
+    """The real proxy with `config` (written as config.yaml), the container environment
+    `environment`, then the secrets file and the provider keys as environment files (without
+    DATABASE_*), and the container's command line from container-args.nix for `workers` and
+    `max_requests`, plus `extra_args`; waits until /health/liveliness answers."""
     workdir.mkdir(parents=True, exist_ok=True)
     config_file = workdir / "config.yaml"
     # JSON is YAML: LiteLLM reads it with its YAML loader, like the module's rendered file.
-    config = render_config(upstream_base_url)
-    # Sections a module option adds (e.g. metrics-settings.json), merged one level deep.
-    for section, values in (overlay or {}).items():
-        config[section] = {**config.get(section, {}), **values}
     config_file.write_text(json.dumps(config, indent=2) + "\n")
     provider_env_file = workdir / "providers.env"
     provider_env_file.write_text(f"UPSTREAM_API_KEY={UPSTREAM_API_KEY}\n")
     provider_env_file.chmod(0o600)
 
-    environment = container_environment(redis.host, redis.port)
-    environment = {k: v for k, v in environment.items() if not k.startswith("DATABASE_")}
     home = workdir / "home"
     home.mkdir(exist_ok=True)
     env = {
@@ -713,7 +739,7 @@ def start_litellm(
         config_file=config_file,
         env_file=secrets.env_file,
         provider_env_file=provider_env_file,
-        environment=environment,
+        environment=dict(environment),
         log_file=log_file,
         process=process,
     )
@@ -727,7 +753,7 @@ def start_litellm(
             return False
 
     try:
-        wait_until(alive, 120, "litellm", interval=0.5)
+        wait_until(alive, startup_timeout, "litellm", interval=0.5)
     except BaseException:
         proxy.stop()
         raise

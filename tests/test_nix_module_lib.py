@@ -81,6 +81,18 @@ def test_container_environment_has_connection_details_and_no_secret() -> None:
     assert all(isinstance(v, str) for v in env.values())
 
 
+def test_container_environment_logs_warnings() -> None:
+    """INFO logs several lines per request (bench/ measures what that costs)."""
+    env = nix_eval("import ./modules/litellm/lib/environment.nix { }")
+    assert isinstance(env, dict)
+    assert env["LITELLM_LOG"] == "WARNING"
+    louder = nix_eval(
+        'import ./modules/litellm/lib/environment.nix { extra = { LITELLM_LOG = "INFO"; }; }'
+    )
+    assert isinstance(louder, dict)
+    assert louder["LITELLM_LOG"] == "INFO"
+
+
 def test_container_environment_brackets_ipv6_database_hosts() -> None:
     env = nix_eval(
         "import ./modules/litellm/lib/environment.nix "

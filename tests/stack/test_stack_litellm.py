@@ -240,3 +240,40 @@ def test_container_environment_is_the_modules_and_holds_no_secret(
     for value in stack_secrets.values.values():
         if value != "admin":
             assert value not in env.values()
+
+
+def test_log_keeps_errors_but_not_a_line_per_request(client, litellm_proxy, healthy_upstream):
+    """At the module's log level successful requests write nothing (their record is the spend
+    log in the database); an upstream failure is logged, as JSON, with its level."""
+
+    def log_lines() -> list[str]:
+        return litellm_proxy.log_file.read_text(errors="replace").splitlines()
+
+    before = len(log_lines())
+    for _ in range(5):
+        response = client.post(
+            "/chat/completions",
+            json=chat_body(litellm_proxy, unique("quiet")),
+            headers=litellm_proxy.headers(),
+        )
+        assert response.status_code == 200, response.text
+    time.sleep(1)  # success callbacks run after the answer
+    quiet = log_lines()[before:]
+    assert not [line for line in quiet if "/chat/completions" in line], quiet
+
+    healthy_upstream.set_failing(True, status=500)
+    response = client.post(
+        "/chat/completions",
+        json=chat_body(litellm_proxy, unique("logged failure"), num_retries=0),
+        headers=litellm_proxy.headers(),
+    )
+    assert_clean_error(response, {500, 502, 503})
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        records = [json.loads(x) for x in log_lines()[before:] if x.startswith("{")]
+        errors = [r for r in records if r.get("level") in ("ERROR", "CRITICAL")]
+        if errors:
+            break
+        time.sleep(0.2)
+    assert errors, log_lines()[before:]
+    assert "fake upstream was told to fail" in json.dumps(errors)

@@ -32,7 +32,10 @@ in
   LITELLM_LOCAL_MODEL_COST_MAP = "True";
   STORE_MODEL_IN_DB = "True";
   LITELLM_MODE = "PRODUCTION";
-  LITELLM_LOG = "INFO";
+  # Warnings and errors only: INFO writes several lines per request, which
+  # costs throughput (bench/). One record per request stays in the database
+  # (LiteLLM_SpendLogs); raise it with tappaas.litellm.environment.
+  LITELLM_LOG = "WARNING";
   DATABASE_HOST = hostPort databaseHost databasePort;
   DATABASE_USERNAME = databaseUser;
   DATABASE_NAME = databaseName;

@@ -10,6 +10,11 @@
 #   Redis maxmemory                M / 8   (512mb at 4 GiB)
 #   operating system               512 MiB
 #   LiteLLM workers                the rest, about 512 MiB per worker
+#
+# Measured by bench/ (LiteLLM 1.89.3 from PyPI, without a database): a worker
+# is about 290 MiB resident after load, uvicorn's supervisor (two workers or
+# more) about 240 MiB. The rest of the 512 MiB is for the Prisma query engine
+# each worker starts on the VM (not measurable offline) and for growth.
 {
   # Virtual CPUs of the VM.
   cores,
