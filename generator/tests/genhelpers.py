@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner, Result
 from tappaas_litellm import process
+from tappaas_litellm.cli import main
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -113,3 +115,22 @@ def stand_in(folder: Path, name: str, source: str) -> Path:
 def path_with(folder: Path) -> str:
     """PATH with `folder` in front of the current one."""
     return f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def run_cli(*args: str) -> Result:
+    """`tappaas-litellm ARGS` in this process; an exception other than SystemExit is re-raised,
+    so a traceback the user would see fails the test."""
+    result = CliRunner().invoke(main, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def shown_commands(output: str) -> list[str]:
+    """The commands a plan shows (`$ ...` lines)."""
+    return [line.strip()[2:] for line in output.splitlines() if line.strip().startswith("$ ")]
+
+
+def shown_steps(output: str) -> list[str]:
+    """The step headers of a plan (`[n/N] ...` lines)."""
+    return [line for line in output.splitlines() if line.startswith("[")]

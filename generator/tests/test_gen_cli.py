@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from genhelpers import FLAT_SAMPLE, GOLDEN, NESTED_SAMPLE, write_json
-from tappaas_litellm.cli import main
+from genhelpers import FLAT_SAMPLE, GOLDEN, NESTED_SAMPLE, run_cli, write_json
 
 
 def _snapshot(root: Path) -> dict[str, bytes | None]:
@@ -28,9 +27,7 @@ def _snapshot(root: Path) -> dict[str, bytes | None]:
 
 
 def _invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
+    result = run_cli(*args)
     return result.exit_code, result.stdout, result.stderr
 
 

@@ -16,11 +16,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from genhelpers import FLAT_SAMPLE, NESTED_SAMPLE, RecordingRunner, path_with, stand_in
+from click.testing import Result
+from genhelpers import (
+    FLAT_SAMPLE,
+    NESTED_SAMPLE,
+    RecordingRunner,
+    path_with,
+    run_cli,
+    shown_commands,
+    shown_steps,
+    stand_in,
+)
 from tappaas_litellm import create as create_module
 from tappaas_litellm import deploy as deploy_module
-from tappaas_litellm.cli import main
 
 KEY = (
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHt2Yp0c5mV0bXBsZS1rZXktZm9yLXRlc3Rz tappaas@tappaas-cicd"
@@ -36,18 +44,7 @@ IMAGE = "vzdump-qemu-310-litellm.vma.zst"
 
 
 def _deploy(*args: str) -> Result:
-    result = CliRunner().invoke(main, ["deploy", "litellm", *args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-def _commands(output: str) -> list[str]:
-    return [line.strip()[2:] for line in output.splitlines() if line.strip().startswith("$ ")]
-
-
-def _steps(output: str) -> list[str]:
-    return [line for line in output.splitlines() if line.startswith("[")]
+    return run_cli("deploy", "litellm", *args)
 
 
 @pytest.fixture
@@ -123,9 +120,9 @@ def test_dry_run_plan_for_the_sample_module_files(
     result = _deploy("--create", "--dry-run")
     assert result.exit_code == 0, result.output
     steps, commands = _plan(flake, vmtag, domain)
-    assert _steps(result.stdout) == steps
+    assert shown_steps(result.stdout) == steps
     # Every command, in order, with the module file's values; `qm config` only when 310 exists.
-    assert _commands(result.stdout) == [commands[0], *commands[2:]]
+    assert shown_commands(result.stdout) == [commands[0], *commands[2:]]
     assert f"      when VM 310 exists: $ {commands[1]}\n" in result.stdout
     assert "      image: " + str(flake / "result-litellm-proxmox" / IMAGE) in result.stdout
     assert f"GET http://litellm.{domain}:4000/health/readiness" in result.stdout
@@ -149,7 +146,7 @@ def test_dry_run_with_a_node_host_and_key_given(
         *("--target-host", "tappaas@10.2.20.15", "--boot-timeout", "90"),
     )
     assert result.exit_code == 0, result.output
-    commands = _commands(result.stdout)
+    commands = shown_commands(result.stdout)
     node = "ssh -o BatchMode=yes -o ConnectTimeout=10 -- root@10.0.0.12"
     assert commands[0] == f"{node} 'qm status 310'"
     assert commands[6] == f"scp -o BatchMode=yes -- '{key}' root@10.0.0.12:{STAGING}/tappaas.pub"
@@ -309,7 +306,7 @@ def _calls(world: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines()]
 
 
-def _node_commands(world: Path) -> list[str]:
+def _nodeshown_commands(world: Path) -> list[str]:
     return [c["command"] for c in _calls(world) if c["program"] == "ssh" and c["dest"] == NODE]
 
 
@@ -347,7 +344,7 @@ def test_first_install_from_nothing(
         "ssh-keygen", "ssh", "ssh",  # forget the old host key; the VM answers at the 2nd try
         "nixos-rebuild",
     ]  # fmt: skip
-    assert _node_commands(proxmox) == [
+    assert _nodeshown_commands(proxmox) == [
         "qm status 310",
         f"mkdir -p -- {STAGING}",
         f"qmrestore {STAGING}/{IMAGE} 310 --storage tanka1 --unique 1",
@@ -404,7 +401,7 @@ def test_a_taken_vm_id_stops_everything(
         "not 'litellm'; nothing was changed; allowed: a free VM id for litellm"
     ]
     # Only the questions were asked; nothing was written, built, copied or changed.
-    assert _node_commands(proxmox) == ["qm status 310", "qm config 310"]
+    assert _nodeshown_commands(proxmox) == ["qm status 310", "qm config 310"]
     assert [c["program"] for c in _calls(proxmox)] == ["ssh", "ssh"]
     assert list((flake / "hosts").iterdir()) == []
     assert json.loads((proxmox / "proxmox.json").read_text()) == {
@@ -423,11 +420,11 @@ def test_an_existing_vm_of_this_name_is_left_alone(
         *("--port", str(ready), "--wait-timeout", "20"),
     )
     assert result.exit_code == 0, result.output
-    assert _node_commands(proxmox) == ["qm status 310", "qm config 310"]
+    assert _nodeshown_commands(proxmox) == ["qm status 310", "qm config 310"]
     assert [c["program"] for c in _calls(proxmox)] == ["ssh", "ssh", "nixos-rebuild"]
     assert "VM 310 (litellm) exists (status: stopped): it is left as it is" in result.stdout
-    assert "[5-10/13] Create VM 310: skipped, it exists already" in _steps(result.stdout)
-    assert "[11/13] Build and switch litellm on tappaas@127.0.0.1" in _steps(result.stdout)
+    assert "[5-10/13] Create VM 310: skipped, it exists already" in shown_steps(result.stdout)
+    assert "[11/13] Build and switch litellm on tappaas@127.0.0.1" in shown_steps(result.stdout)
     assert json.loads((proxmox / "proxmox.json").read_text())["vm"] == {
         "name": "litellm",
         "status": "stopped",
@@ -472,7 +469,7 @@ def test_a_failed_restore_says_where_the_copied_files_are(
     assert "error: step 7/13 failed: ssh exited with status 255" in result.stderr
     assert f"remove them with: ssh {NODE} rm -rf -- {STAGING}" in result.stderr
     assert f"unable to open {STAGING}/{IMAGE}" in result.stderr
-    assert "qm set" not in " ".join(_node_commands(proxmox))
+    assert "qm set" not in " ".join(_nodeshown_commands(proxmox))
     assert verified == []
 
 

@@ -11,28 +11,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from genhelpers import GOLDEN, RecordingRunner, path_with, stand_in
+from click.testing import Result
+from genhelpers import (
+    GOLDEN,
+    RecordingRunner,
+    path_with,
+    run_cli,
+    shown_commands,
+    shown_steps,
+    stand_in,
+)
 from tappaas_litellm import deploy as deploy_module
-from tappaas_litellm.cli import main
 
 DEFAULT_TARGET = "tappaas@litellm.srvwork.internal"
 SSHOPTS = "NIX_SSHOPTS='-o StrictHostKeyChecking=accept-new'"
 
 
 def _deploy(*args: str) -> Result:
-    result = CliRunner().invoke(main, ["deploy", "litellm", *args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-def _commands(output: str) -> list[str]:
-    return [line.strip()[2:] for line in output.splitlines() if line.strip().startswith("$ ")]
-
-
-def _steps(output: str) -> list[str]:
-    return [line for line in output.splitlines() if line.startswith("[")]
+    return run_cli("deploy", "litellm", *args)
 
 
 @pytest.fixture
@@ -90,14 +86,14 @@ def test_dry_run_plan_default_target(flake: Path, recorder: RecordingRunner, mon
     monkeypatch.chdir(flake)
     result = _deploy("--dry-run")
     assert result.exit_code == 0, result.output
-    assert _steps(result.stdout) == [
+    assert shown_steps(result.stdout) == [
         "[1/5] Generate the host file",
         "[2/5] Make the host file visible to the flake (git add --intent-to-add)",
         f"[3/5] Build and switch litellm on {DEFAULT_TARGET}",
         "[4/5] Wait until LiteLLM is ready",
         "[5/5] Verify the deployment",
     ]
-    assert _commands(result.stdout) == [
+    assert shown_commands(result.stdout) == [
         "git rev-parse --is-inside-work-tree",
         "git add --intent-to-add -- hosts/litellm/default.nix",
         f"{SSHOPTS} nixos-rebuild switch --flake '.#litellm' --target-host {DEFAULT_TARGET} --sudo",
@@ -119,7 +115,7 @@ def test_dry_run_plan_overridden_target(flake: Path, recorder: RecordingRunner, 
         "--dry-run", "--target-host", "admin@10.2.20.15", "--build-host", "builder.mgmt.internal"
     )
     assert result.exit_code == 0, result.output
-    assert _commands(result.stdout) == [
+    assert shown_commands(result.stdout) == [
         "git rev-parse --is-inside-work-tree",
         "git add --intent-to-add -- hosts/litellm/default.nix",
         "nixos-rebuild switch --flake '.#litellm' --target-host admin@10.2.20.15 --sudo "
@@ -134,7 +130,7 @@ def test_dry_run_plan_overridden_target(flake: Path, recorder: RecordingRunner, 
 def test_bare_target_host_means_the_tappaas_user(flake: Path, recorder, monkeypatch) -> None:
     monkeypatch.chdir(flake)
     result = _deploy("--dry-run", "--target-host", "10.2.20.15")
-    assert "--target-host tappaas@10.2.20.15 --sudo" in _commands(result.stdout)[-1]
+    assert "--target-host tappaas@10.2.20.15 --sudo" in shown_commands(result.stdout)[-1]
     assert "verify litellm --host 10.2.20.15 --user tappaas" in result.stdout
 
 
@@ -145,7 +141,7 @@ def test_vm_named_differently_from_the_file(flake: Path, recorder, monkeypatch) 
     result = _deploy("--dry-run")
     assert result.exit_code == 0, result.output
     assert "note: the module file names the VM 'gw': the host is gw, not litellm" in result.stdout
-    assert _commands(result.stdout)[1:] == [
+    assert shown_commands(result.stdout)[1:] == [
         "git add --intent-to-add -- hosts/gw/default.nix",
         f"{SSHOPTS} nixos-rebuild switch --flake '.#gw' --target-host tappaas@gw.srvhome.internal "
         "--sudo",

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from genhelpers import RecordingRunner
-from tappaas_litellm.cli import main
+from click.testing import Result
+from genhelpers import RecordingRunner, run_cli
 from tappaas_litellm.hosts import check_host, parse_target
 
 HOSTILE = [
@@ -27,11 +26,7 @@ HOSTILE = [
 ]
 
 
-def _run(*args: str) -> Result:
-    result = CliRunner().invoke(main, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
+_run = run_cli
 
 
 def _one_error_line(result: Result) -> str:

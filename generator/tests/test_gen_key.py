@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from genhelpers import RecordingRunner, path_with, stand_in
-from tappaas_litellm.cli import main
+from click.testing import Result
+from genhelpers import RecordingRunner, path_with, run_cli, stand_in
 from tappaas_litellm.key import master_key_from_env
 
 MASTER = "sk-" + "a1" * 32
@@ -22,10 +21,7 @@ OTHER_SECRETS = ["b2" * 32, "c3" * 32, "d4" * 32, "very-secret-ui-password"]
 
 
 def _key(*args: str) -> Result:
-    result = CliRunner().invoke(main, ["key", "litellm", *args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
+    return run_cli("key", "litellm", *args)
 
 
 @pytest.fixture

@@ -19,11 +19,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from genhelpers import path_with, stand_in
+from click.testing import Result
+from genhelpers import path_with, run_cli, stand_in
 from tappaas_litellm import deploy as deploy_module
 from tappaas_litellm import upgrade as upgrade_module
-from tappaas_litellm.cli import main
 from tappaas_litellm.errors import InputError, StepError
 from tappaas_litellm.image_pin import (
     ImagePin,
@@ -226,10 +225,7 @@ def _helper_calls(path: Path) -> list[list[str]]:
 
 
 def _upgrade(*args: str) -> Result:
-    result = CliRunner().invoke(main, ["upgrade", "litellm", *args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
+    return run_cli("upgrade", "litellm", *args)
 
 
 def _live(ready: ThreadingHTTPServer, *args: str) -> Result:
