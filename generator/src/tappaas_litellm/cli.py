@@ -10,11 +10,21 @@ import click
 from tappaas_litellm import __version__, process
 from tappaas_litellm.config import check_name, find_config, find_zones
 from tappaas_litellm.create import CreateOptions
-from tappaas_litellm.deploy import DEFAULT_PORT, DeployOptions, run_deploy
+from tappaas_litellm.deploy import DeployOptions, run_deploy
 from tappaas_litellm.errors import InputError
 from tappaas_litellm.generate import prepare
 from tappaas_litellm.key import read_master_key, ssh_target
 from tappaas_litellm.model import load_module_file
+from tappaas_litellm.options import (
+    CONTEXT,
+    build_host_option,
+    config_option,
+    flake_dir_option,
+    port_option,
+    target_host_option,
+    wait_timeout_option,
+    zones_option,
+)
 from tappaas_litellm.render import write_host_file
 from tappaas_litellm.service_key_cli import service_key, tappaas_service
 from tappaas_litellm.service_keys_cli import service_keys
@@ -23,8 +33,6 @@ from tappaas_litellm.upgrade_command import upgrade
 from tappaas_litellm.verify.command import verify
 
 __all__ = ["main"]
-
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 def _info(text: str) -> None:
@@ -63,23 +71,9 @@ def main() -> None:
     """
 
 
-_config_option = click.option(
-    "--config",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Module file to read (default: /home/tappaas/config/NAME.json, else ./NAME.json).",
-)
-_zones_option = click.option(
-    "--zones",
-    "zones_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="The cluster's zones.json (default: /home/tappaas/config/zones.json if present, "
-    "else the copy shipped with the tool).",
-)
-
-
 @main.command(context_settings=CONTEXT)
 @click.argument("name")
-@_config_option
+@config_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -87,7 +81,7 @@ _zones_option = click.option(
     show_default=True,
     help="Folder of host configurations; the file goes to OUT/<vmname>/default.nix.",
 )
-@_zones_option
+@zones_option
 def generate(name: str, config: Path | None, out: Path, zones_file: Path | None) -> None:
     """Write hosts/NAME/default.nix from the module file NAME.json.
 
@@ -130,37 +124,14 @@ def _describe_derived(derived: dict[str, object]) -> str:
 
 @main.command(context_settings=CONTEXT)
 @click.argument("name")
-@click.option(
-    "--target-host",
-    metavar="USER@HOST",
-    help="Where to switch the configuration (default: tappaas@NAME.<zone0>.internal; "
-    "a bare HOST means tappaas@HOST).",
-)
-@click.option("--build-host", metavar="HOST", help="Build on HOST instead of this machine.")
+@target_host_option("Where to switch the configuration")
+@build_host_option
 @click.option("--dry-run", is_flag=True, help="Print every step and command; run nothing.")
-@_config_option
-@click.option(
-    "--flake-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("."),
-    show_default=True,
-    help="The flake (a git work tree); the host file goes to FLAKE_DIR/hosts.",
-)
-@_zones_option
-@click.option(
-    "--port",
-    type=click.IntRange(1, 65535),
-    default=DEFAULT_PORT,
-    show_default=True,
-    help="LiteLLM's port on the VM (tappaas.litellm.port).",
-)
-@click.option(
-    "--wait-timeout",
-    type=click.FloatRange(min=0),
-    default=600.0,
-    show_default=True,
-    help="Seconds to wait for /health/readiness after switching.",
-)
+@config_option
+@flake_dir_option("the host file goes to FLAKE_DIR/hosts")
+@zones_option
+@port_option
+@wait_timeout_option
 @click.option(
     "--create",
     is_flag=True,
@@ -251,8 +222,8 @@ def deploy(
     metavar="[USER@]HOST",
     help="The VM to ask (default: tappaas@NAME.<zone0>.internal from the module file).",
 )
-@_config_option
-@_zones_option
+@config_option
+@zones_option
 def key(name: str, host: str | None, config: Path | None, zones_file: Path | None) -> None:
     """Print the LiteLLM master key of VM NAME.
 

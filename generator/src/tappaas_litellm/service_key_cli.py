@@ -13,11 +13,11 @@ from tappaas_litellm.config import check_name, config_dir, find_config, find_zon
 from tappaas_litellm.errors import InputError
 from tappaas_litellm.hosts import SshTarget, parse_target
 from tappaas_litellm.model import flatten, load_module_file
+from tappaas_litellm.options import CONTEXT, config_option, zones_option
 from tappaas_litellm.service_key import ServiceKeyPlan, check_consumer, run_service_key
 
 __all__ = ["service_key", "tappaas_service"]
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 DEFAULT_PORT = 4000
 
 
@@ -72,15 +72,8 @@ def _provider(
     help="LiteLLM's port (tappaas.litellm.port).",
 )
 @click.option("--dry-run", is_flag=True, help="Print the commands; run nothing.")
-@click.option(
-    "--config",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Module file of the LiteLLM VM (default: /home/tappaas/config/NAME.json, "
-    "else ./NAME.json).",
-)
-@click.option(
-    "--zones", "zones_file", type=click.Path(path_type=Path, dir_okay=False), help="zones.json"
-)
+@config_option
+@zones_option
 def service_key(
     name: str,
     consumer: str,

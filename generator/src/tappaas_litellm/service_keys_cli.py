@@ -14,6 +14,7 @@ import click
 
 from tappaas_litellm.errors import InputError, StepError
 from tappaas_litellm.key import KEY_NAME, master_key_from_env
+from tappaas_litellm.options import CONTEXT
 from tappaas_litellm.service_keys import (
     Action,
     DesiredState,
@@ -28,8 +29,6 @@ from tappaas_litellm.service_keys import (
 )
 
 __all__ = ["service_keys"]
-
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,19 @@ import click
 
 from tappaas_litellm import process
 from tappaas_litellm.config import check_name
-from tappaas_litellm.deploy import DEFAULT_PORT
+from tappaas_litellm.options import (
+    CONTEXT,
+    build_host_option,
+    config_option,
+    flake_dir_option,
+    port_option,
+    target_host_option,
+    wait_timeout_option,
+    zones_option,
+)
 from tappaas_litellm.upgrade import UpgradeOptions, run_upgrade
 
 __all__ = ["upgrade"]
-
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 @click.command(context_settings=CONTEXT)
@@ -37,45 +44,13 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
     "(tappaas.litellm.database.package), by dump and restore.",
 )
 @click.option("--dry-run", is_flag=True, help="Print every step and command; run nothing.")
-@click.option(
-    "--target-host",
-    metavar="USER@HOST",
-    help="The VM (default: tappaas@NAME.<zone0>.internal; a bare HOST means tappaas@HOST).",
-)
-@click.option("--build-host", metavar="HOST", help="Build on HOST instead of this machine.")
-@click.option(
-    "--config",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Module file to read (default: /home/tappaas/config/NAME.json, else ./NAME.json).",
-)
-@click.option(
-    "--zones",
-    "zones_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="The cluster's zones.json (default: /home/tappaas/config/zones.json if present, "
-    "else the copy shipped with the tool).",
-)
-@click.option(
-    "--flake-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("."),
-    show_default=True,
-    help="The flake (a git work tree) with hosts/NAME and modules/litellm/image.json.",
-)
-@click.option(
-    "--port",
-    type=click.IntRange(1, 65535),
-    default=DEFAULT_PORT,
-    show_default=True,
-    help="LiteLLM's port on the VM (tappaas.litellm.port).",
-)
-@click.option(
-    "--wait-timeout",
-    type=click.FloatRange(min=0),
-    default=600.0,
-    show_default=True,
-    help="Seconds to wait for /health/readiness after switching.",
-)
+@target_host_option("The VM")
+@build_host_option
+@config_option
+@zones_option
+@flake_dir_option("hosts/NAME and modules/litellm/image.json are in it")
+@port_option
+@wait_timeout_option
 def upgrade(
     name: str,
     image: str | None,
