@@ -235,7 +235,7 @@ class Run:
 )
 @click.option(
     "--only",
-    type=click.Choice(["upstream", "guide", "defaults", "module", "backup"]),
+    type=click.Choice(["upstream", "guide", "defaults", "module", "floor", "backup"]),
     multiple=True,
     help="Run only these parts (repeatable).",
 )
@@ -272,7 +272,7 @@ def main(
         ) from None
     seconds = seconds or (2.0 if quick else 15.0)
     rows = rows or (20_000 if quick else 1_000_000)
-    parts = set(only or ("upstream", "guide", "defaults", "module", "backup"))
+    parts = set(only or ("upstream", "guide", "defaults", "module", "floor", "backup"))
     if out is None:
         out = Path(tempfile.mkdtemp(prefix="bench-quick-")) if quick else BENCH_DIR / "results"
     out.mkdir(parents=True, exist_ok=True)
@@ -327,6 +327,7 @@ def _run(
             "guide": lambda: setups.guide(base, redis),
             "defaults": lambda: setups.defaults(base),
             "module": lambda: setups.module(base, redis, setups.module_workers(cores, memory_mib)),
+            "floor": lambda: setups.floor(base, setups.module_workers(cores, memory_mib)),
         }
         for name, make in chosen.items():
             if name in parts:

@@ -7,13 +7,15 @@ import math
 from pathlib import Path
 from typing import Any
 
-ORDER = ("upstream", "guide", "defaults", "module")
+ORDER = ("upstream", "guide", "defaults", "module", "floor")
 LABELS = {
     "upstream": "the upstream alone",
     "guide": "the install guide's",
     "defaults": "LiteLLM's defaults",
     "module": "this module's",
+    "floor": "this module's without Redis",
 }
+GATEWAYS = ("guide", "defaults", "module", "floor")
 
 
 def _by(results: dict[str, Any]) -> dict[tuple[str, int], dict[str, Any]]:
@@ -67,7 +69,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_mib']} MiB, Linux {m['kernel']}; "
         f"load average before the run {', '.join(f'{x:.2f}' for x in m['load_before'])}. "
-        f"LiteLLM {v['litellm']} (PyPI), {v['redis']}, {v['wrk']}, {v['postgresql']}. "
+        f"LiteLLM {v['litellm']} (PyPI, with the image's extras proxy and proxy-runtime), "
+        f"{v['redis']}, {v['wrk']}, {v['postgresql']}. "
         f"{results['seconds_per_run']:g} s per run after a warm-up; every request a new prompt "
         "(a cache miss); the fake upstream answers at once. "
         f"Whole run: {results.get('elapsed_s', 0):.0f} s.",
@@ -175,7 +178,29 @@ def verdict(results: dict[str, Any]) -> list[str]:
             f"guide's requests/s with {p99:.2f}x its p99 (goal: at least 2x with p99 no "
             f"worse: {goal})."
         )
+    out += ceiling(results)
     return out
+
+
+def ceiling(results: dict[str, Any]) -> list[str]:
+    """The most any configuration could gain over the guide on the same cores: once the cores
+    are busy, requests/s is CPU time over CPU time per request, so the guide's CPU per request
+    over the cheapest configuration's bounds the ratio."""
+    rows = [r for r in results["load"] if r["setup"] in GATEWAYS and r["cpu_ms_per_request"] > 0]
+    guide = [r["cpu_ms_per_request"] for r in rows if r["setup"] == "guide"]
+    if not guide or not rows:
+        return []
+    cheapest = min(rows, key=lambda r: r["cpu_ms_per_request"])
+    low, high = min(guide), max(guide)
+    return [
+        "",
+        "The least CPU per request any configuration needed was "
+        f"{cheapest['cpu_ms_per_request']:.1f} ms ({LABELS[cheapest['setup']]}, "
+        f"{cheapest['connections']} connections); the guide's "
+        f"was {low:.1f} to {high:.1f} ms. With the cores busy, no configuration of LiteLLM "
+        f"{results['versions']['litellm']} can serve more than about "
+        f"{high / cheapest['cpu_ms_per_request']:.2f}x the guide's requests/s on the same cores.",
+    ]
 
 
 def _spread(items: list[dict[str, float]], key: str) -> str:

@@ -5,7 +5,9 @@
 * ``defaults``: LiteLLM with nothing but the model and the master key (one worker, its default);
 * ``module``: this module's ``base-config.json`` and ``lib/environment.nix``, rendered by the very
   code the tests use (``tests/stacklib.py``), with the worker count ``lib/sizing.nix`` derives for
-  this machine's cores and memory.
+  this machine's cores and memory;
+* ``floor``: the module's, without Redis (no cache, limits counted per worker): what one request
+  costs LiteLLM itself, the least CPU per request any configuration here needs.
 
 None of them has a database here (Prisma's engines cannot be downloaded on a machine without
 Nix's cache); every one gets the same model at the fake upstream, the same secrets file and the
@@ -132,6 +134,25 @@ def module(upstream_base_url: str, redis: RedisServer, workers: int) -> Setup:
     return Setup(
         name="module",
         label="this module",
+        config=config,
+        environment=environment,
+        workers=workers,
+    )
+
+
+def floor(upstream_base_url: str, workers: int) -> Setup:
+    """The module's configuration and environment without Redis: no response cache, rate limits
+    and key cache per worker. Not a configuration to run, the measure of LiteLLM's own cost."""
+    config = render_config(upstream_base_url)
+    for key in ("cache", "cache_params"):
+        config["litellm_settings"].pop(key, None)
+    environment = container_environment("127.0.0.1", 6379)
+    environment = {
+        k: v for k, v in environment.items() if not k.startswith(("DATABASE_", "REDIS_"))
+    }
+    return Setup(
+        name="floor",
+        label="this module without Redis",
         config=config,
         environment=environment,
         workers=workers,

@@ -106,7 +106,8 @@ def test_base_config_refers_to_secrets_only_through_the_environment() -> None:
     config = json.loads((MODULE / "base-config.json").read_text())
     assert config["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
     assert config["litellm_settings"]["cache_params"]["password"] == "os.environ/REDIS_PASSWORD"
-    assert config["router_settings"]["redis_password"] == "os.environ/REDIS_PASSWORD"
+    # The proxy hands its cache's Redis to the router: no second Redis client.
+    assert "router_settings" not in config
     assert config["general_settings"]["store_model_in_db"] is True
     text = json.dumps(config)
     assert not re.search(r"sk-[0-9a-f]{8,}", text)

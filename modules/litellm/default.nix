@@ -621,10 +621,20 @@ in
       }
     ];
 
-    warnings = lib.optional (cfg.workers > 1 && !(cfg.settings.router_settings ? redis_host)) ''
-      tappaas.litellm: ${toString cfg.workers} workers without
-      tappaas.litellm.settings.router_settings.redis_host: rate limits and key revocations
-      only hold per worker.
-    '';
+    # LiteLLM's proxy hands the Redis of its cache to the router, its rate
+    # limits and its key cache; router_settings.redis_host would only build a
+    # second client to the same Redis.
+    warnings =
+      let
+        litellmSettings = cfg.settings.litellm_settings;
+        redisCache =
+          (litellmSettings.cache or false) == true
+          && (litellmSettings.cache_params.type or null) == "redis";
+      in
+      lib.optional (cfg.workers > 1 && !redisCache && !(cfg.settings.router_settings ? redis_host)) ''
+        tappaas.litellm: ${toString cfg.workers} workers without Redis (set
+        tappaas.litellm.settings.litellm_settings.cache = true with cache_params.type = "redis",
+        or router_settings.redis_host): rate limits and key revocations only hold per worker.
+      '';
   };
 }

@@ -218,12 +218,31 @@ def test_rendered_config_has_no_secret_literal(litellm_proxy):
     # Every secret or connection detail of the base configuration is an environment reference.
     base = json.loads(BASE_CONFIG_FILE.read_text())
     assert base["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
-    for section, keys in [
-        (base["litellm_settings"]["cache_params"], ["host", "port", "password"]),
-        (base["router_settings"], ["redis_host", "redis_port", "redis_password"]),
-    ]:
-        for key in keys:
-            assert str(section[key]).startswith("os.environ/REDIS_"), key
+    cache_params = base["litellm_settings"]["cache_params"]
+    for key in ["host", "port", "password"]:
+        assert str(cache_params[key]).startswith("os.environ/REDIS_"), key
+
+
+def test_rate_limit_counters_are_kept_in_redis_for_every_worker(
+    client, litellm_proxy, healthy_upstream, redis_server
+):
+    """The configuration has no `router_settings` Redis: LiteLLM hands its cache's Redis to the
+    router and the rate limiter, so the per-key counters every worker checks are in Redis."""
+    response = client.post(
+        "/chat/completions",
+        json=chat_body(litellm_proxy, unique("count me")),
+        headers=litellm_proxy.headers(),
+    )
+    assert response.status_code == 200, response.text
+    deadline = time.monotonic() + 10
+    counters: list[str] = []
+    while time.monotonic() < deadline:
+        counters = redis_server.cli("KEYS", "{api_key:*").split()
+        if any(key.endswith(":tokens") for key in counters):
+            break
+        time.sleep(0.1)
+    assert any(key.endswith(":tokens") for key in counters), counters
+    assert any(key.endswith(":max_parallel_requests") for key in counters), counters
 
 
 def test_container_environment_is_the_modules_and_holds_no_secret(
