@@ -630,8 +630,9 @@ in
         redisCache =
           (litellmSettings.cache or false) == true
           && (litellmSettings.cache_params.type or null) == "redis";
+        routerRedis = cfg.settings.router_settings ? redis_host;
       in
-      lib.optional (cfg.workers > 1 && !redisCache && !(cfg.settings.router_settings ? redis_host)) ''
+      lib.optional (cfg.workers > 1 && !redisCache && !routerRedis) ''
         tappaas.litellm: ${toString cfg.workers} workers without Redis (set
         tappaas.litellm.settings.litellm_settings.cache = true with cache_params.type = "redis",
         or router_settings.redis_host): rate limits and key revocations only hold per worker.
