@@ -378,9 +378,6 @@ def _cpu_model() -> str:
     return platform.machine()
 
 
-VERSION_OF_LITELLM = "import importlib.metadata as m; print(m.version('litellm'))"
-
-
 def _versions() -> dict[str, str]:
     def first_line(cmd: list[str]) -> str:
         try:

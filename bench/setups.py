@@ -17,13 +17,18 @@ same Redis with a password.
 from __future__ import annotations
 
 import copy
-import json
 import os
-import subprocess
 from dataclasses import dataclass
 from typing import Any
 
-from stacklib import MODEL_NAME, REPO_ROOT, RedisServer, container_environment, render_config
+from stacklib import (
+    MODEL_NAME,
+    REPO_ROOT,
+    RedisServer,
+    container_environment,
+    eval_module_lib,
+    render_config,
+)
 
 SIZING_NIX = REPO_ROOT / "modules" / "litellm" / "lib" / "sizing.nix"
 
@@ -56,16 +61,7 @@ def machine_size() -> tuple[int, int]:
 def module_workers(cores: int, memory_mib: int) -> int:
     """The module's default worker count for a VM of this size (lib/sizing.nix)."""
     expr = f"(import {SIZING_NIX} {{ cores = {cores}; memoryMiB = {memory_mib}; }}).workers"
-    out = subprocess.run(
-        ["nix-instantiate", "--eval", "--strict", "--json", "-E", expr],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"evaluating {SIZING_NIX} failed: {out.stderr.strip()}")
-    return int(json.loads(out.stdout))
+    return int(eval_module_lib(SIZING_NIX, expr))
 
 
 def guide(upstream_base_url: str, redis: RedisServer) -> Setup:

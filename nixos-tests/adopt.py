@@ -2,35 +2,7 @@
 # (`machine`, `subtest` and `start_all` come from the driver; `api`, `env_value`,
 # `psql` and the rest from common/gateway.py, which adopt.nix puts in front).
 
-MODEL = "db-model"
 SWITCH = "/run/current-system/specialisation/module/bin/switch-to-configuration test"
-
-
-def chat_once(key: str, text: str) -> tuple[int, str]:
-    body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": text}]})
-    cmd = [
-        *("curl", "-s", "-o", "/tmp/chat-body", "-w", "%{http_code}"),
-        *("-X", "POST", f"{URL}/chat/completions"),
-        *("-H", f"Authorization: Bearer {key}", "-H", "Content-Type: application/json"),
-        *("-d", body),
-    ]
-    status = int(machine.succeed(shlex.join(cmd)).strip())
-    return status, machine.succeed("cat /tmp/chat-body")
-
-
-def chat_through_provider(key: str, text: str) -> None:
-    """A completion of the stored model that really reached the provider with its key (the
-    provider answers 401 to any other key, so a key that no longer decrypts fails here)."""
-    for _ in range(60):
-        served = provider_served()
-        status, body = chat_once(key, text)
-        if status == 200:
-            reply = json.loads(body)
-            assert text in reply["choices"][0]["message"]["content"], reply
-            assert provider_served() == served + 1, "the answer did not come from the provider"
-            return
-        machine.sleep(2)
-    raise AssertionError(f"{MODEL} does not answer: HTTP {status}: {body}")
 
 
 start_all()
@@ -47,31 +19,8 @@ with subtest("the install guide's VM: trust, Redis without password, only the ma
     assert machine.succeed("redis-cli -p 6379 CONFIG GET appendonly").split()[-1] == "yes"
 
 with subtest("used as the guide says: a model with its key in the database, a virtual key, spend"):
-    api(
-        "POST",
-        "/model/new",
-        master,
-        {
-            "model_name": MODEL,
-            "litellm_params": {
-                "model": "openai/test-model",
-                "api_base": f"{PROVIDER}/v1",
-                "api_key": "fake-provider-key",
-                "input_cost_per_token": 0.001,
-                "output_cost_per_token": 0.002,
-            },
-        },
-    )
-    stored = psql('SELECT litellm_params::text FROM "LiteLLM_ProxyModelTable"')
-    assert "fake-provider-key" not in stored, "the provider key is stored encrypted"
-    key = api("POST", "/key/generate", master, {"models": [MODEL], "max_budget": 100.0})["key"]
-    chat_through_provider(key, "before the adoption")
-    machine.wait_until_succeeds(
-        f"curl -sf -H 'Authorization: Bearer {master}' '{URL}/key/info?key={key}' "
-        "| jq -e '.info.spend > 0'",
-        timeout=300,
-    )
-    spend = key_spend(master, key)
+    add_db_model(master)
+    key, spend = key_that_spent(master, "before the adoption")
     machine.succeed("redis-cli -p 6379 SET adopt:marker kept")
 
 with subtest("the guide's backups of that state"):
@@ -106,7 +55,7 @@ with subtest("secrets: adopted, the master key kept as LiteLLM's encryption key"
 
 with subtest("the same master key, the virtual key with its spend, the stored model"):
     names = [m["model_name"] for m in api("GET", "/model/info", master)["data"]]
-    assert MODEL in names, names
+    assert DB_MODEL in names, names
     assert key_spend(master, key) >= spend > 0
     chat_through_provider(key, "after the adoption")
 
@@ -127,7 +76,7 @@ with subtest("PostgreSQL: same data directory, no passwordless TCP login any mor
     )
 
 with subtest("the guide's backups restore with litellm-restore"):
-    later = api("POST", "/key/generate", master, {"models": [MODEL]})["key"]
+    later = api("POST", "/key/generate", master, {"models": [DB_MODEL]})["key"]
     machine.succeed(f"{redis_auth} redis-cli -p 6379 SET adopt:after-backup 1")
     rdb = machine.succeed("ls /var/backup/redis/dump-*.rdb | tail -n1").strip()
     output = machine.succeed(

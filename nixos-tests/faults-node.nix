@@ -6,6 +6,7 @@
 {
   imports = [
     ./node.nix
+    ./priced-model.nix
     self.nixosModules.tappaas-vm
   ];
 
@@ -28,17 +29,5 @@
   tappaas.litellm = {
     listenAddress = "0.0.0.0";
     openFirewall = true;
-    settings.model_list = [
-      {
-        model_name = "priced-model";
-        litellm_params = {
-          model = "openai/test-model";
-          api_base = "http://127.0.0.1:8099/v1";
-          api_key = "os.environ/FAKE_PROVIDER_KEY";
-          input_cost_per_token = 0.5;
-          output_cost_per_token = 0.5;
-        };
-      }
-    ];
   };
 }

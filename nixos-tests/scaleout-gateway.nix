@@ -7,7 +7,10 @@ let
   datastore = nodes.datastore.networking.primaryIPAddress;
 in
 {
-  imports = [ ./node.nix ];
+  imports = [
+    ./node.nix
+    ./priced-model.nix
+  ];
 
   # psql, to try logins at the datastore from a gateway's address.
   environment.systemPackages = [ pkgs.postgresql ];
@@ -26,17 +29,5 @@ in
       passwordFile = "/etc/secrets/litellm-redis.pass";
     };
     backup.enable = false;
-    settings.model_list = [
-      {
-        model_name = "priced-model";
-        litellm_params = {
-          model = "openai/test-model";
-          api_base = "http://127.0.0.1:8099/v1";
-          api_key = "os.environ/FAKE_PROVIDER_KEY";
-          input_cost_per_token = 0.5;
-          output_cost_per_token = 0.5;
-        };
-      }
-    ];
   };
 }

@@ -13,36 +13,11 @@ from tappaas_litellm.upgrade_remote import Remote
 from tappaas_litellm.verify import MachineTransport, Target, assert_passed, run_checks, summary_text
 
 CONFIG_MODEL = "test-model"
-DB_MODEL = "db-model"
 PROFILE = "/nix/var/nix/profiles/system"
 # HELPER, the path of litellm-upgrade-helper.sh, is assigned in front of this script by
 # upgrade.nix (the ignore is for type-checking the script on its own).
 with open(HELPER) as handle:  # type: ignore[name-defined]
     HELPER_SOURCE = handle.read()
-
-
-def chat_through_provider(key: str, text: str) -> None:
-    """A completion of the model stored in the database that reached the provider with its
-    key: the provider answers 401 to any other key, so a key that no longer decrypts fails."""
-    body = json.dumps({"model": DB_MODEL, "messages": [{"role": "user", "content": text}]})
-    cmd = shlex.join(
-        [
-            *("curl", "-s", "-o", "/tmp/chat-body", "-w", "%{http_code}"),
-            *("-X", "POST", f"{URL}/chat/completions"),
-            *("-H", f"Authorization: Bearer {key}", "-H", "Content-Type: application/json"),
-            *("-d", body),
-        ]
-    )
-    for _ in range(60):
-        served = provider_served()
-        status = machine.succeed(cmd).strip()
-        answer = machine.succeed("cat /tmp/chat-body")
-        if status == "200":
-            assert text in json.loads(answer)["choices"][0]["message"]["content"], answer
-            assert provider_served() == served + 1, "the answer did not come from the provider"
-            return
-        machine.sleep(2)
-    raise AssertionError(f"{DB_MODEL} does not answer: HTTP {status}: {answer}")
 
 
 def generation() -> str:
@@ -106,32 +81,8 @@ with subtest("a deployed gateway: its first system generation, a model, a key wi
     }
     master = env_value("LITELLM_MASTER_KEY")
     salt = env_value("LITELLM_SALT_KEY")
-    api(
-        "POST",
-        "/model/new",
-        master,
-        {
-            "model_name": DB_MODEL,
-            "litellm_params": {
-                "model": "openai/test-model",
-                "api_base": f"{PROVIDER}/v1",
-                "api_key": "fake-provider-key",
-                "input_cost_per_token": 0.001,
-                "output_cost_per_token": 0.002,
-            },
-        },
-    )
-    assert "fake-provider-key" not in psql(
-        'SELECT litellm_params::text FROM "LiteLLM_ProxyModelTable"'
-    )
-    key = api("POST", "/key/generate", master, {"models": [DB_MODEL], "max_budget": 100.0})["key"]
-    chat_through_provider(key, "before the upgrades")
-    machine.wait_until_succeeds(
-        f"curl -sf -H 'Authorization: Bearer {master}' '{URL}/key/info?key={key}' "
-        "| jq -e '.info.spend > 0'",
-        timeout=300,
-    )
-    spend = key_spend(master, key)
+    add_db_model(master)
+    key, spend = key_that_spent(master, "before the upgrades")
     keys_before = int(psql('SELECT count(*) FROM "LiteLLM_VerificationToken"'))
 
 

@@ -552,7 +552,7 @@ def make_backup_dirs(root: Path) -> BackupDirs:
 # --------------------------------------------------------------------------------------------
 # LiteLLM
 # --------------------------------------------------------------------------------------------
-def _eval_module_lib(path: Path, expr: str) -> Any:
+def eval_module_lib(path: Path, expr: str) -> Any:
     """The JSON value of a pure file of modules/litellm/lib, evaluated with Debian's Nix."""
     nix_instantiate = shutil.which("nix-instantiate")
     if nix_instantiate is None:
@@ -571,7 +571,7 @@ def _eval_module_lib(path: Path, expr: str) -> Any:
 
 def container_environment(redis_host: str, redis_port: int) -> dict[str, str]:
     """The container's non-secret environment, from the module's own environment.nix."""
-    env = _eval_module_lib(
+    env = eval_module_lib(
         ENVIRONMENT_NIX,
         f"import {ENVIRONMENT_NIX} {{ redisHost = {json.dumps(redis_host)}; "
         f"redisPort = {int(redis_port)}; }}",
@@ -586,7 +586,7 @@ def container_args(
 ) -> dict[str, list[str]]:
     """The container's `cmd` and podman `extraOptions`, from the module's container-args.nix."""
     limit = "null" if max_requests is None else str(int(max_requests))
-    value = _eval_module_lib(
+    value = eval_module_lib(
         CONTAINER_ARGS_NIX,
         f"import {CONTAINER_ARGS_NIX} {{ port = {int(port)}; workers = {int(workers)}; "
         f"maxRequestsBeforeRestart = {limit}; configPath = {json.dumps(str(config_file))}; }}",
