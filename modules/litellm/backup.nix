@@ -79,7 +79,11 @@ let
     LITELLM_DB_USER = db.user;
     BACKUP_ROOT = bcfg.directory;
     LITELLM_DB_NAME = db.name;
-    LITELLM_PG_RUNAS = "";
+    # psql and pg_restore never run as root: a plain SQL dump is a psql
+    # script. The local server's own user (peer on the socket); with an
+    # external server, which has no such user here, `nobody` with the
+    # password of the secrets file.
+    LITELLM_PG_RUNAS = if db.createLocally then "postgres" else "nobody";
     REDIS_HOST = cfg.redis.host;
     REDIS_PORT = toString cfg.redis.port;
     LITELLM_ENV_FILE = cfg.secrets.file;
