@@ -18,9 +18,6 @@ let
     env = "${bcfg.directory}/litellm-env";
   };
 
-  # Owner of the dump directory: the PostgreSQL user when the server is local.
-  postgresqlDirOwner = if db.createLocally then "postgres postgres" else "root root";
-
   # The rendered configuration as container.nix puts it on the VM.
   configPath = "/etc/litellm/config.yaml";
 
@@ -150,7 +147,9 @@ in
   config = lib.mkIf ((cfg.enable || cfg.datastore.enable) && bcfg.enable) {
     systemd.tmpfiles.rules = [
       "d ${bcfg.directory} 0700 root root - -"
-      "d ${dirs.postgresql} 0700 ${postgresqlDirOwner} - -"
+      # root's, like the others (the install guide's belonged to postgres):
+      # the backups run as root and nothing else writes there.
+      "d ${dirs.postgresql} 0700 root root - -"
       "d ${dirs.redis} 0700 root root - -"
       "d ${dirs.env} 0700 root root - -"
     ];

@@ -198,16 +198,16 @@ def databases(server: PostgresServer) -> str:
 
 
 @pytest.mark.parametrize("confirm", [False, True], ids=["check", "--confirm"])
-def test_a_dump_running_a_shell_command_is_refused(
-    scripts, guide_setup, witness_dir, confirm
-):
+def test_a_dump_running_a_shell_command_is_refused(scripts, guide_setup, witness_dir, confirm):
     """A plain SQL `litellm.sql.gz` from another VM runs `\\! id > FILE`: refused before
     anything is touched, the command never runs, the live database keeps its data."""
     server, dirs, env = guide_setup
     change_after_backup(server)
     witness = witness_dir / "id"
     hostile = dirs.postgresql / "litellm.sql.gz"
-    hostile.write_bytes(gzip.compress(f"-- PostgreSQL database dump\n\\! id > {witness}\n".encode()))
+    hostile.write_bytes(
+        gzip.compress(f"-- PostgreSQL database dump\n\\! id > {witness}\n".encode())
+    )
     before = databases(server)
 
     args = ["--postgresql", "latest", *(["--confirm"] if confirm else [])]
