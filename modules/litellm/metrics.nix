@@ -40,27 +40,13 @@ let
   # The exporters' ports, open to the named Prometheus addresses only.
   ports =
     lib.optional postgresExporter mcfg.postgresPort ++ lib.optional redisExporter mcfg.redisPort;
-  isIPv6 = address: lib.hasInfix ":" address;
-  ipv4 = lib.filter (a: !isIPv6 a) mcfg.allowedScrapers;
-  ipv6 = lib.filter isIPv6 mcfg.allowedScrapers;
-  portList = lib.concatMapStringsSep ", " toString ports;
-
-  # nixpkgs runs extraCommands after flushing nixos-fw and before its final
-  # refuse rule; the nftables firewall takes extraInputRules instead.
+  rules = import ./lib/firewall-sources.nix {
+    sources = mcfg.allowedScrapers;
+    inherit ports;
+  };
+  # The nftables firewall takes extraInputRules, the iptables one (the
+  # default) extraCommands. (`or false`: tools that lack the option still work.)
   nftables = config.networking.nftables.enable or false;
-  iptablesRules = lib.concatMapStrings (
-    address:
-    lib.concatMapStrings (port: ''
-      ${if isIPv6 address then "ip6tables" else "iptables"} -A nixos-fw -p tcp -s ${address} --dport ${toString port} -j nixos-fw-accept
-    '') ports
-  ) mcfg.allowedScrapers;
-  nftablesRules =
-    lib.optionalString (ipv4 != [ ]) ''
-      ip saddr { ${lib.concatStringsSep ", " ipv4} } tcp dport { ${portList} } accept
-    ''
-    + lib.optionalString (ipv6 != [ ]) ''
-      ip6 saddr { ${lib.concatStringsSep ", " ipv6} } tcp dport { ${portList} } accept
-    '';
 in
 {
   imports = [
@@ -171,8 +157,8 @@ in
     );
 
     networking.firewall = lib.mkIf (on && mcfg.allowedScrapers != [ ]) {
-      extraCommands = lib.mkIf (!nftables) iptablesRules;
-      extraInputRules = lib.mkIf nftables nftablesRules;
+      extraCommands = lib.mkIf (!nftables) rules.iptables;
+      extraInputRules = lib.mkIf nftables rules.nftables;
     };
 
     systemd.services = lib.mkMerge [
