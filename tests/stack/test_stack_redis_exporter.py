@@ -10,9 +10,11 @@ password may come out of it.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,7 +22,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from nixtools import nix_eval
 from stacklib import (
+    MODULE_DIR,
     SCRIPTS_DIR,
     RedisServer,
     Scripts,
@@ -32,6 +36,7 @@ from stacklib import (
 )
 
 EXPORTER = shutil.which("prometheus-redis-exporter")
+FIREWALL_LIB = MODULE_DIR / "lib" / "firewall-sources.nix"
 CACHED = "cached-answer-for-a-paying-customer"
 
 
@@ -258,3 +263,94 @@ def test_on_loopback_another_address_is_refused(setup: ExporterSetup) -> None:
         httpx.get(f"http://127.0.0.2:{port}/metrics", timeout=5)
     with socket.socket() as other:
         assert other.connect_ex(("127.0.0.2", port)) != 0
+
+
+def ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def zone() -> Iterator[dict[str, str]]:
+    """Three network namespaces made for the test: the VM (`vm`), the Prometheus named in
+    allowedScrapers (`prometheus`, 10.250.1.2) and another host of the zone (`other`,
+    10.250.2.2), each linked to the VM by its own veth pair."""
+    tag = f"{os.getpid() % 10000}"
+    names = {role: f"litellm-{role[:4]}-{tag}" for role in ("vm", "prometheus", "other")}
+    for name in names.values():
+        ip("netns", "add", name)
+    try:
+        ip("-n", names["vm"], "link", "set", "lo", "up")
+        for index, role in ((1, "prometheus"), (2, "other")):
+            inner, outer = f"lv{index}-{tag}", f"lc{index}-{tag}"
+            ip(
+                "link",
+                "add",
+                inner,
+                "netns",
+                names["vm"],
+                "type",
+                "veth",
+                "peer",
+                "name",
+                outer,
+                "netns",
+                names[role],
+            )
+            ip("-n", names["vm"], "addr", "add", f"10.250.{index}.1/24", "dev", inner)
+            ip("-n", names[role], "addr", "add", f"10.250.{index}.2/24", "dev", outer)
+            ip("-n", names["vm"], "link", "set", inner, "up")
+            ip("-n", names[role], "link", "set", outer, "up")
+        yield names
+    finally:
+        for name in names.values():
+            subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+
+
+def test_only_the_named_prometheus_gets_through_the_firewall(zone: dict[str, str]) -> None:
+    """The rules metrics.nix gives nixpkgs' iptables firewall for allowedScrapers, run in a
+    stand-in of its chains (nixos-fw: loopback, the extra commands, then refuse): the named
+    Prometheus reaches the exporter, another address of the zone does not."""
+    assert EXPORTER is not None
+    rules = nix_eval(
+        f'(import {FIREWALL_LIB} {{ sources = [ "10.250.1.2" ]; ports = [ 9121 ]; }}).iptables'
+    )
+    assert isinstance(rules, str) and "10.250.1.2" in rules
+    vm = ["ip", "netns", "exec", zone["vm"]]
+    firewall = (
+        "iptables -N nixos-fw-accept && iptables -A nixos-fw-accept -j ACCEPT && "
+        "iptables -N nixos-fw && iptables -A nixos-fw -i lo -j nixos-fw-accept && "
+        f"{rules.strip().replace(chr(10), ' && ')} && "
+        "iptables -A nixos-fw -j DROP && iptables -A INPUT -j nixos-fw"
+    )
+    subprocess.run([*vm, "sh", "-ec", firewall], check=True, capture_output=True, timeout=30)
+    exporter = subprocess.Popen(
+        [*vm, EXPORTER, "-web.listen-address=0.0.0.0:9121", "-redis.addr=redis://127.0.0.1:1"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    probe = (
+        "import socket, sys\n"
+        "s = socket.socket(); s.settimeout(3)\n"
+        "try:\n"
+        "    s.connect((sys.argv[1], 9121)); s.sendall(b'GET /health HTTP/1.0\\r\\n\\r\\n')\n"
+        "    print(s.recv(100).split(b'\\r\\n')[0].decode())\n"
+        "except OSError as e:\n"
+        "    print(type(e).__name__)\n"
+    )
+
+    def from_(role: str, address: str) -> str:
+        return subprocess.run(
+            ["ip", "netns", "exec", zone[role], sys.executable, "-c", probe, address],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout.strip()
+
+    try:
+        wait_until(lambda: from_("prometheus", "10.250.1.1") == "HTTP/1.0 200 OK", 30, "exporter")
+        assert from_("other", "10.250.2.1") in {"TimeoutError", "timeout"}
+        assert from_("prometheus", "10.250.1.1") == "HTTP/1.0 200 OK"
+    finally:
+        stop_process(exporter)
