@@ -198,6 +198,9 @@ if [ -n "$pg_file" ]; then
       *"-- PostgreSQL database dump"*) ;;
       *) die "$pg_file does not hold a pg_dump SQL script; nothing was changed" ;;
     esac
+    if [ "${pg_runas:-$(id -un)}" = root ]; then
+      die "a plain SQL dump is never run by psql as root; set LITELLM_PG_RUNAS to the PostgreSQL OS user; nothing was changed"
+    fi
     meta_out="$(gzip -dc -- "$pg_file" | sql_filter check 2>&1)" ||
       die "$pg_file: ${meta_out:-cannot be read}; nothing was changed"
     # pg_dump -C (the guide's default) creates the database itself: it must be ours.
@@ -381,9 +384,6 @@ fi
 # A plain SQL dump has no DROP statements and may create the database itself: it is loaded into a
 # new, empty database while the current one waits under another name, and comes back on failure.
 if [ -n "$pg_file" ] && [ "$pg_format" = sql.gz ]; then
-  if [ "${pg_runas:-$(id -un)}" = root ] || { [ -z "$pg_runas" ] && [ "$(id -u)" -eq 0 ]; }; then
-    die "a plain SQL dump is never run by psql as root; set LITELLM_PG_RUNAS to the PostgreSQL OS user; nothing was changed"
-  fi
   kept="${db_name}_before_restore"
   export LITELLM_RESTORE_DB="$db_name" LITELLM_RESTORE_KEPT="$kept"
   admin_sql() { # SQL on stdin, in database postgres; prints tuples only
