@@ -153,6 +153,19 @@ with subtest("the PostgreSQL and Redis exporters answer"):
     # Loopback only by default, and the firewall stays closed.
     machine.fail("ss -tln | grep -E '0.0.0.0:(9187|9121)' >/dev/null")
     machine.fail("iptables -S 2>/dev/null | grep -E -- '--dport (9187|9121) ' >/dev/null")
+    # The Redis exporter logs in as its own ACL user, never with the Redis password, and
+    # cannot read a key even when a scrape asks for every key's value.
+    machine.succeed(
+        'REDISCLI_AUTH="$(cat /etc/secrets/litellm-redis.pass)" redis-cli SET probe:key v4lue'
+    )
+    machine.succeed("grep -qx 'REDIS_USER=litellm-exporter' /run/litellm-redis-exporter/env")
+    machine.fail(
+        'grep -qxF "REDIS_PASSWORD=$(cat /etc/secrets/litellm-redis.pass)" /run/litellm-redis-exporter/env'
+    )
+    scraped = machine.succeed(
+        "curl -sf 'http://127.0.0.1:9121/scrape?target=redis://127.0.0.1:6379&check-keys=*'"
+    )
+    assert "v4lue" not in scraped and re.search(r"^redis_up 1", scraped, re.M), scraped[-2000:]
 
 with subtest("the journal goes to Loki, labelled host and unit"):
     machine.wait_for_unit("promtail.service")

@@ -481,9 +481,14 @@ class RedisServer:
 
 
 def start_redis(
-    data_dir: Path, password: str, port: int | None = None, appendonly: bool = True
+    data_dir: Path,
+    password: str,
+    port: int | None = None,
+    appendonly: bool = True,
+    include: Path | None = None,
 ) -> RedisServer:
-    """redis-server configured like the module's redis-litellm, on loopback."""
+    """redis-server configured like the module's redis-litellm, on loopback; `include` is a
+    further config file, as metrics.nix adds the exporter's ACL user."""
     data_dir.mkdir(parents=True, exist_ok=True)
     data_dir.chmod(0o700)
     port = port or free_port()
@@ -502,6 +507,7 @@ def start_redis(
                 "maxmemory 512mb",
                 "maxmemory-policy allkeys-lru",
                 f"requirepass {password}",
+                *([f"include {include}"] if include else []),
                 # Timing only: `redis-cli --rdb` would otherwise wait 5 s for more replicas.
                 "repl-diskless-sync-delay 0",
                 "",

@@ -18,9 +18,6 @@ let
     env = "${bcfg.directory}/litellm-env";
   };
 
-  # Owner of the dump directory: the PostgreSQL user when the server is local.
-  postgresqlDirOwner = if db.createLocally then "postgres postgres" else "root root";
-
   # The rendered configuration as container.nix puts it on the VM.
   configPath = "/etc/litellm/config.yaml";
 
@@ -79,7 +76,11 @@ let
     LITELLM_DB_USER = db.user;
     BACKUP_ROOT = bcfg.directory;
     LITELLM_DB_NAME = db.name;
-    LITELLM_PG_RUNAS = "";
+    # psql and pg_restore never run as root: a plain SQL dump is a psql
+    # script. The local server's own user (peer on the socket); with an
+    # external server, which has no such user here, `nobody` with the
+    # password of the secrets file.
+    LITELLM_PG_RUNAS = if db.createLocally then "postgres" else "nobody";
     REDIS_HOST = cfg.redis.host;
     REDIS_PORT = toString cfg.redis.port;
     LITELLM_ENV_FILE = cfg.secrets.file;
@@ -146,7 +147,9 @@ in
   config = lib.mkIf ((cfg.enable || cfg.datastore.enable) && bcfg.enable) {
     systemd.tmpfiles.rules = [
       "d ${bcfg.directory} 0700 root root - -"
-      "d ${dirs.postgresql} 0700 ${postgresqlDirOwner} - -"
+      # root's, like the others (the install guide's belonged to postgres):
+      # the backups run as root and nothing else writes there.
+      "d ${dirs.postgresql} 0700 root root - -"
       "d ${dirs.redis} 0700 root root - -"
       "d ${dirs.env} 0700 root root - -"
     ];

@@ -460,6 +460,17 @@ in
         description = "File (mode 0600, root) holding `REDIS_PASSWORD` alone, read by the local Redis server.";
       };
 
+      redisExporterPasswordFile = lib.mkOption {
+        type = lib.types.str;
+        default = "/etc/secrets/litellm-redis-exporter.pass";
+        description = ''
+          File (mode 0600, root) holding the password of the Redis exporter's
+          own Redis user (with {option}`tappaas.litellm.metrics.enable` and a
+          local Redis), generated once by the secrets unit. The exporter never
+          gets `REDIS_PASSWORD`.
+        '';
+      };
+
       databasePasswordFile = lib.mkOption {
         type = lib.types.str;
         default = "/etc/secrets/litellm-db.pass";

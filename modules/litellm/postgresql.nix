@@ -42,7 +42,8 @@ in
         host ${db.name} ${db.user} ::1/128 scram-sha-256
       '';
       # root may connect as the superuser over the socket (peer): the backup
-      # directory is root-only, so backups and restores run as root.
+      # directory is root-only, so pg_dump runs as root. litellm-restore runs
+      # psql and pg_restore as postgres (a dump is never run as root).
       identMap = ''
         postgres root postgres
       '';

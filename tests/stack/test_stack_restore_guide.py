@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,8 @@ def guide_setup(scripts: Scripts, tmp_path: Path, postgresql_server: PostgresSer
         | dirs.env()
         | {
             "LITELLM_DB_NAME": server.db_name,
-            "LITELLM_PG_RUNAS": "",
+            # As the module sets it: psql runs as the server's OS user, never as root.
+            "LITELLM_PG_RUNAS": server.os_user,
             "LITELLM_MANAGE_SERVICE": "0",
         }
     )
@@ -179,3 +181,79 @@ def test_guide_redis_snapshots_restore_the_newest(scripts, tmp_path, redis_facto
     assert redis.cli("GET", "generation") == "newest"
     assert int(redis.cli("TTL", "cache:key")) > 3000
     assert redis.cli("EXISTS", "later") == "0"
+
+
+@pytest.fixture
+def witness_dir():
+    """A folder anyone may write to, so a shell command the dump ran as any user would leave
+    its file there."""
+    folder = Path(tempfile.mkdtemp(prefix="litellm-restore-witness-"))
+    folder.chmod(0o1777)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def databases(server: PostgresServer) -> str:
+    return server.psql("SELECT datname FROM pg_database ORDER BY 1;", database="postgres")
+
+
+@pytest.mark.parametrize("confirm", [False, True], ids=["check", "--confirm"])
+def test_a_dump_running_a_shell_command_is_refused(scripts, guide_setup, witness_dir, confirm):
+    """A plain SQL `litellm.sql.gz` from another VM runs `\\! id > FILE`: refused before
+    anything is touched, the command never runs, the live database keeps its data."""
+    server, dirs, env = guide_setup
+    change_after_backup(server)
+    witness = witness_dir / "id"
+    hostile = dirs.postgresql / "litellm.sql.gz"
+    hostile.write_bytes(
+        gzip.compress(f"-- PostgreSQL database dump\n\\! id > {witness}\n".encode())
+    )
+    before = databases(server)
+
+    args = ["--postgresql", "latest", *(["--confirm"] if confirm else [])]
+    result = scripts.run("litellm-restore", *args, env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"litellm-restore: {hostile}: line 2 is the psql meta-command \\!, which a pg_dump "
+        "script never holds; nothing was changed"
+    ]
+    assert not witness.exists()
+    assert marker(server, 'SELECT sum("Spend") FROM guide_marker;') == "198"
+    assert databases(server) == before
+
+
+def test_a_meta_command_hidden_from_the_check_is_refused_by_psql(
+    scripts, guide_setup, tmp_path, witness_dir
+):
+    """A string literal that looks like COPY data to the line check hides `\\!` from it; psql
+    runs the dump inside its own \\restrict and refuses it: nothing runs, the database is back."""
+    server, dirs, env = guide_setup
+    good = tmp_path / "good.sql.gz"
+    guide_pg_dump(server, good, ())
+    change_after_backup(server)
+    witness = witness_dir / "id"
+    hidden = f"SELECT '\nCOPY x FROM stdin;\n';\n\\! id > {witness}\n\\.\n"
+    hostile = dirs.postgresql / "litellm.sql.gz"
+    hostile.write_bytes(gzip.compress(gzip.decompress(good.read_bytes()) + hidden.encode()))
+
+    result = scripts.run("litellm-restore", "--postgresql", "latest", "--confirm", env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "backslash commands are restricted" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"litellm-restore: restoring {hostile} failed; database litellm is back as it was"
+    )
+    assert not witness.exists()
+    assert marker(server, 'SELECT sum("Spend") FROM guide_marker;') == "198"
+    assert marker(server, "SELECT to_regclass('after_backup') IS NOT NULL;") == "t"
+
+
+def test_psql_never_runs_a_plain_dump_as_root(scripts, guide_setup):
+    server, dirs, env = guide_setup
+    guide_pg_dump(server, dirs.postgresql / "litellm.sql.gz")
+    change_after_backup(server)
+    as_root = env | {"LITELLM_PG_RUNAS": "root"}
+    result = scripts.run("litellm-restore", "--postgresql", "latest", "--confirm", env=as_root)
+    assert result.returncode == 1
+    assert "never run by psql as root" in result.stderr
+    assert "nothing was changed" in result.stderr
+    assert marker(server, 'SELECT sum("Spend") FROM guide_marker;') == "198"

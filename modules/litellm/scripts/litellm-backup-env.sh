@@ -34,7 +34,10 @@ target="$backup_dir/litellm-env-$(date -u +%Y%m%dT%H%M%SZ).tar.gz"
 [ ! -e "$target" ] || die "$target already exists"
 
 stage="$(mktemp -d)"
-tmp="$(mktemp "$backup_dir/.litellm-env-XXXXXX.partial")"
+# The backup folder may belong to another user (postgres owns the install guide's): the partial file
+# is created new under a fresh name (noclobber: O_EXCL, never a path planted there) and renamed with
+# mv -T, which replaces a planted name instead of following it.
+tmp="$(mktemp -u "$backup_dir/.litellm-env-XXXXXX.partial")"
 trap 'rm -rf "$stage"; rm -f "$tmp"' EXIT
 
 cp -- "$env_file" "$stage/litellm.env"
@@ -44,10 +47,9 @@ if [ -n "$config_file" ]; then
   members+=(config.yaml)
 fi
 chmod 0600 "$stage"/*
-tar -C "$stage" --owner=0 --group=0 --numeric-owner -czf "$tmp" "${members[@]}" ||
+(set -C && tar -C "$stage" --owner=0 --group=0 --numeric-owner -czf - "${members[@]}" >"$tmp") ||
   die "cannot write the archive"
-chmod 0600 "$tmp"
-mv -f "$tmp" "$target"
+mv -f -T -- "$tmp" "$target"
 rm -rf "$stage"
 trap - EXIT
 echo "litellm-backup-env: wrote $target"

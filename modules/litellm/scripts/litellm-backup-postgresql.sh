@@ -35,7 +35,10 @@ fi
 target="$backup_dir/litellm-$(date -u +%Y%m%dT%H%M%SZ).dump"
 [ ! -e "$target" ] || die "$target already exists"
 
-tmp="$(mktemp "$backup_dir/.litellm-XXXXXX.partial")"
+# The backup folder may belong to another user (postgres owns the install guide's): the partial file
+# is created new under a fresh name (noclobber: O_EXCL, never a path planted there) and renamed with
+# mv -T, which replaces a planted name instead of following it.
+tmp="$(mktemp -u "$backup_dir/.litellm-XXXXXX.partial")"
 trap 'rm -f "$tmp"' EXIT
 
 # "N KiB free in DIR", for failure messages.
@@ -45,12 +48,11 @@ free_space() {
   echo "${kib:-?} KiB free in $backup_dir"
 }
 
-pg_dump --format=custom --dbname="$db_name" --file="$tmp" ||
+(set -C && pg_dump --format=custom --dbname="$db_name" >"$tmp") ||
   die "pg_dump of database $db_name failed ($(free_space)); no new backup, the earlier ones are kept"
 pg_restore --list "$tmp" >/dev/null ||
   die "the new dump of $db_name cannot be read back ($(free_space)); no new backup, the earlier ones are kept"
-chmod 0600 "$tmp"
-mv -f "$tmp" "$target"
+mv -f -T -- "$tmp" "$target"
 trap - EXIT
 echo "litellm-backup-postgresql: wrote $target ($(stat -c %s "$target") bytes)"
 

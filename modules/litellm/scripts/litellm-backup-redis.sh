@@ -40,14 +40,17 @@ fi
 target="$backup_dir/redis-$(date -u +%Y%m%dT%H%M%SZ).rdb"
 [ ! -e "$target" ] || die "$target already exists"
 
-tmp="$(mktemp "$backup_dir/.redis-XXXXXX.partial")"
+# The backup folder may belong to another user (postgres owns the install guide's): the partial file
+# is created new under a fresh name (noclobber: O_EXCL, never a path planted there) and renamed with
+# mv -T, which replaces a planted name instead of following it.
+tmp="$(mktemp -u "$backup_dir/.redis-XXXXXX.partial")"
 trap 'rm -f "$tmp"' EXIT
 
-redis-cli -h "$redis_host" -p "$redis_port" --no-auth-warning --rdb "$tmp" >/dev/null ||
+(set -C && exec 3>"$tmp" && redis-cli -h "$redis_host" -p "$redis_port" --no-auth-warning \
+  --rdb /dev/fd/3 >/dev/null) ||
   die "snapshot from Redis at $redis_host:$redis_port failed"
 [ "$(head -c 5 "$tmp")" = "REDIS" ] || die "the snapshot from $redis_host:$redis_port is not an RDB file"
-chmod 0600 "$tmp"
-mv -f "$tmp" "$target"
+mv -f -T -- "$tmp" "$target"
 trap - EXIT
 echo "litellm-backup-redis: wrote $target ($(stat -c %s "$target") bytes)"
 

@@ -15,8 +15,14 @@
 #   "latest" is the newest of the module's own backups, or when there is none yet (a VM just
 #   adopted from the install guide), the guide's: <database>.sql.gz, the newest dump-*.rdb.
 #
-# Order: both backups are checked first (pg_restore --list for the dump, gzip -t and the pg_dump
-# header for plain SQL, redis-check-rdb for the snapshot); then podman-litellm is stopped; Redis must answer and the snapshot must load into a
+# Plain SQL is a psql script, and psql runs meta-commands (\! runs a shell command): a dump from
+# another VM must not run anything but SQL. Every line starting with a backslash outside COPY data
+# is refused before anything is touched, except pg_dump's own \restrict/\unrestrict and \connect to
+# the database being restored; psql then runs the dump as LITELLM_PG_RUNAS (never root) inside its
+# own \restrict with a random key, so a meta-command that slipped past the check is refused by psql.
+#
+# Order: both backups are checked first (pg_restore --list for the dump, gzip -t, the pg_dump
+# header and the meta-commands for plain SQL, redis-check-rdb for the snapshot); then podman-litellm is stopped; Redis must answer and the snapshot must load into a
 # temporary server; then the database is restored in one transaction (pg_restore
 # --single-transaction --clean --if-exists: any error rolls everything back and leaves the
 # database as it was; a plain SQL dump is loaded into a new database while the old one is kept
@@ -39,8 +45,8 @@
 #   PGHOST, PGPORT, PGUSER, PGPASSWORD ...  libpq connection (default: local socket)
 #   LITELLM_DB_USER         (litellm) when PGUSER is this role and PGPASSWORD is unset (an external
 #                           server), the password is DATABASE_PASSWORD, else read from LITELLM_ENV_FILE
-#   LITELLM_PG_RUNAS        (postgres) user that runs pg_restore (via runuser when run as root);
-#                           empty = the current user
+#   LITELLM_PG_RUNAS        (postgres) user that runs pg_restore and psql (via runuser when run as
+#                           root); empty = the current user, refused as root for a plain SQL dump
 #   REDIS_HOST (127.0.0.1), REDIS_PORT (6379)
 #   REDIS_PASSWORD          (when unset: read from LITELLM_ENV_FILE, /etc/secrets/litellm.env)
 #   LITELLM_MANAGE_SERVICE  (1) 0 = do not stop/start the service
@@ -145,6 +151,40 @@ if [ -n "$redis_sel" ]; then
   [ -r "$redis_file" ] || die "cannot read Redis snapshot $redis_file"
 fi
 
+# sql_filter check|load: reads a plain SQL dump on stdin. Lines starting with a backslash outside
+# COPY data are psql meta-commands; the only ones a pg_dump script holds are \restrict and
+# \unrestrict (dropped: the load brings its own key) and \connect to the database itself (pg_dump -C).
+# check: prints nothing, or the first other meta-command as an error, exit 3.
+# load: prints the script for psql, inside \restrict with the key in $restrict_key; \connect is let
+# through between \unrestrict and \restrict; stops (exit 3) before any other meta-command.
+sql_filter() {
+  awk -v mode="$1" -v key="${restrict_key:-}" -v db="$db_name" '
+    BEGIN {
+      ok["\\connect " db] = 1
+      ok["\\connect -reuse-previous=on \"dbname='"'"'" db "'"'"'\""] = 1
+      if (mode == "load") print "\\restrict " key
+    }
+    copy {
+      if ($0 == "\\.") copy = 0
+      if (mode == "load") print
+      next
+    }
+    /^COPY .* FROM stdin;$/ { copy = 1 }
+    /^\\/ {
+      if ($0 ~ /^\\(un)?restrict [A-Za-z0-9]+$/) next
+      if ($0 in ok) {
+        if (mode == "load") print "\\unrestrict " key "\n" $0 "\n\\restrict " key
+        next
+      }
+      word = substr($0, 2)
+      sub(/[^A-Za-z!?]+.*$/, "", word)
+      printf "line %d is the psql meta-command \\%s, which a pg_dump script never holds\n", NR, substr(word, 1, 20) > "/dev/stderr"
+      exit 3
+    }
+    mode == "load" { print }
+  '
+}
+
 # Check every backup before anything is touched.
 pg_created_db=""
 if [ -n "$pg_file" ]; then
@@ -158,6 +198,11 @@ if [ -n "$pg_file" ]; then
       *"-- PostgreSQL database dump"*) ;;
       *) die "$pg_file does not hold a pg_dump SQL script; nothing was changed" ;;
     esac
+    if [ "${pg_runas:-$(id -un)}" = root ]; then
+      die "a plain SQL dump is never run by psql as root; set LITELLM_PG_RUNAS to the PostgreSQL OS user; nothing was changed"
+    fi
+    meta_out="$(gzip -dc -- "$pg_file" | sql_filter check 2>&1)" ||
+      die "$pg_file: ${meta_out:-cannot be read}; nothing was changed"
     # pg_dump -C (the guide's default) creates the database itself: it must be ours.
     pg_created_db="$(gzip -dc -- "$pg_file" | awk '/^CREATE DATABASE / && name == "" { name = $3 } END { print name }')"
     pg_created_db="${pg_created_db#\"}"
@@ -211,6 +256,9 @@ if [ -n "$pg_file" ] && [ -z "${PGPASSWORD:-}" ] && [ "${PGUSER:-}" = "${LITELLM
   fi
   if [ -n "$DATABASE_PASSWORD" ]; then export PGPASSWORD="$DATABASE_PASSWORD"; fi
 fi
+
+# The key of the \restrict the dump runs inside: random, never in the dump.
+restrict_key="$(od -An -v -tx1 -N24 /dev/urandom | tr -d ' \n')"
 
 # Runs "$@" as the PostgreSQL OS user.
 run_pg() {
@@ -372,12 +420,13 @@ SQL
 CREATE DATABASE :"db" OWNER :"owner";
 SQL
     if [ "$loaded" = 1 ]; then
-      gzip -dc -- "$pg_file" | run_pg psql -X -q -v ON_ERROR_STOP=1 --single-transaction \
-        -d "$db_name" >/dev/null || loaded=0
+      gzip -dc -- "$pg_file" | sql_filter load | run_pg psql -X -q -v ON_ERROR_STOP=1 \
+        --single-transaction -d "$db_name" >/dev/null || loaded=0
     fi
   else
     # CREATE DATABASE cannot run in a transaction; the script connects to the new database itself.
-    gzip -dc -- "$pg_file" | run_pg psql -X -q -v ON_ERROR_STOP=1 -d postgres >/dev/null || loaded=0
+    gzip -dc -- "$pg_file" | sql_filter load | run_pg psql -X -q -v ON_ERROR_STOP=1 -d postgres \
+      >/dev/null || loaded=0
   fi
   if [ "$loaded" = 1 ]; then
     admin_sql >/dev/null <<'SQL' || echo "$prog: could not drop $kept; drop it by hand" >&2

@@ -10,6 +10,9 @@
 #   LITELLM_DB_PASSWORD_SOURCE     optional: file holding an existing PostgreSQL server's password;
 #                                  DATABASE_PASSWORD is then taken from it instead of generated
 #   LITELLM_REDIS_PASSWORD_SOURCE  optional: the same for an existing Redis server's REDIS_PASSWORD
+#   LITELLM_REDIS_EXPORTER_PASSWORD_FILE  optional: the password of the Redis exporter's own Redis user
+#                                  (64 hex digits, 0600), generated once when the file is missing or
+#                                  empty and never changed; it is not in the secrets file
 #
 # Variables written (values generated from /dev/urandom):
 #   LITELLM_MASTER_KEY  sk- followed by 64 hex digits (the admin API key)
@@ -211,3 +214,19 @@ write_single() {
 # the PostgreSQL role's password gets DATABASE_PASSWORD alone, never the master and salt keys.
 write_single "$redis_pass_file" REDIS_PASSWORD
 write_single "$db_pass_file" DATABASE_PASSWORD
+
+# The Redis exporter's own password: generated once, kept as it is afterwards.
+exporter_pass_file="${LITELLM_REDIS_EXPORTER_PASSWORD_FILE:-}"
+if [ -n "$exporter_pass_file" ] && [ ! -s "$exporter_pass_file" ]; then
+  [ ! -e "$exporter_pass_file" ] || [ -f "$exporter_pass_file" ] ||
+    die "$exporter_pass_file exists but is not a regular file"
+  mkdir -p "$(dirname "$exporter_pass_file")"
+  value="$(random_hex 32)"
+  tmp_single="$(mktemp "$(dirname "$exporter_pass_file")/.litellm-pass.XXXXXX")"
+  trap 'rm -f "$tmp_single"' EXIT
+  printf '%s\n' "$value" >"$tmp_single"
+  chmod 0600 "$tmp_single"
+  mv -f "$tmp_single" "$exporter_pass_file"
+  trap - EXIT
+  echo "litellm-secrets: wrote $exporter_pass_file"
+fi

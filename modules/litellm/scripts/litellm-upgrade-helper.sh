@@ -211,7 +211,12 @@ cmd_pg_allow_empty() {
   case "$from" in '' | *[!0-9]*) usage "pg-allow-empty needs the current major version" ;; esac
   [ -f "$dump" ] || die "dump $dump does not exist"
   [ -d "$pg_state_dir/$from" ] || die "$pg_state_dir/$from does not exist"
-  printf 'from=%s\ndump=%s\n' "$from" "$dump" >"$marker"
+  # postgres owns $pg_state_dir: the marker is written to a new file (noclobber: O_EXCL, never a
+  # planted symlink) and renamed over whatever has the marker's name.
+  local tmp
+  tmp="$(mktemp -u "$marker.XXXXXX")"
+  (set -C && printf 'from=%s\ndump=%s\n' "$from" "$dump" >"$tmp") || die "cannot write $tmp"
+  mv -f -T -- "$tmp" "$marker"
   echo "marker=$marker"
 }
 
