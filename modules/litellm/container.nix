@@ -23,6 +23,9 @@ let
       ;
   };
 
+  # The upgrade's hold (modules/litellm/scripts/litellm-upgrade-helper.sh).
+  holdFile = "/run/litellm-upgrade-hold";
+
   # Units LiteLLM cannot start without.
   dependencies = [
     "generate-litellm-secrets.service"
@@ -56,6 +59,12 @@ in
     systemd.services.podman-litellm = {
       requires = dependencies;
       after = dependencies;
+      # `litellm-upgrade-helper stop` writes this file and `start` removes it:
+      # during an upgrade nothing starts LiteLLM, neither switch-to-configuration
+      # (it starts what active targets want) nor a restore, until the tool has
+      # checked the restore. (`systemctl mask --runtime` cannot do this on NixOS:
+      # the unit file in /etc/systemd/system outranks a mask in /run.)
+      unitConfig.ConditionPathExists = "!${holdFile}";
       # The module restarts the container always; space the attempts while
       # the database comes up.
       serviceConfig.RestartSec = "10s";
