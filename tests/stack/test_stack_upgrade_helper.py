@@ -274,7 +274,10 @@ echo "$*" >> {state}.calls
 unit=podman-litellm.service
 start() {{
   case "{condition}" in
-    '!'*) [ -e "${{1#!}}" ] && {{ echo "condition unmet: start of $unit skipped" >> {state}.calls; return 0; }} ;;
+    '!'*) if [ -e "${{1#!}}" ]; then
+        echo "condition unmet: start of $unit skipped" >> {state}.calls
+        return 0
+      fi ;;
   esac
   echo active > "$state"
 }}
