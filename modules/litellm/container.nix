@@ -37,7 +37,7 @@ let
   };
 
   # The upgrade's hold (modules/litellm/scripts/litellm-upgrade-helper.sh).
-  holdFile = "/run/litellm-upgrade-hold";
+  holdFile = import ./lib/upgrade-hold.nix;
 
   # Units LiteLLM cannot start without.
   dependencies = [

@@ -286,20 +286,29 @@ case "$1 $2" in
   "is-active $unit") cat "$state"; [ "$(cat "$state")" = active ] ;;
   "stop $unit") echo inactive > "$state" ;;
   "start $unit" | "start multi-user.target") start "{condition}" ;;
+  "cat litellm-service-keys.service") echo "[Unit]" ;;
+  "start --no-block") [ "$3" = litellm-service-keys.service ] ;;
   *) echo "stand-in systemctl: $*" >&2; exit 1 ;;
 esac
 """
 
 
-def test_the_module_holds_the_unit_on_the_helpers_file():
-    """The file `stop` writes is the one the module's unit is conditioned on."""
-    status, report, stderr = nixeval("--flake", ROOT)
+def test_the_module_holds_the_units_on_the_helpers_file(tmp_path):
+    """The file `stop` writes is the one LiteLLM's and the service keys' units are
+    conditioned on (a host with service keys, as the generator writes it)."""
+    golden = ROOT / "generator" / "tests" / "golden" / "litellm.nix"
+    host = tmp_path / "default.nix"
+    host.write_text(golden.read_text().replace("../../modules", str(ROOT / "modules")))
+    keys = tmp_path / "keys.nix"
+    keys.write_text('{ tappaas.litellm.serviceKeys.openwebui.models = [ "m" ]; }')
+    status, report, stderr = nixeval(ROOT, host, keys)
     assert status == 0, stderr
-    unit = report["results"]["litellm"]["services"]["podman-litellm"]
+    services = report["results"]["modules"]["services"]
     helper_text = (SCRIPTS_DIR / "litellm-upgrade-helper.sh").read_text()
     default = re.search(r'^hold="\$\{LITELLM_HOLD_FILE:-(/run/[^}]+)\}"$', helper_text, re.M)
     assert default is not None
-    assert unit["unitConfig"]["ConditionPathExists"] == f"!{default[1]}"
+    for unit in ("podman-litellm", "litellm-service-keys"):
+        assert services[unit]["unitConfig"]["ConditionPathExists"] == f"!{default[1]}", unit
 
 
 def test_stop_holds_litellm_down_across_the_switch_and_the_restore(
@@ -340,7 +349,12 @@ def test_stop_holds_litellm_down_across_the_switch_and_the_restore(
     assert not hold.exists() and state.read_text() == "active\n"
     calls = (tmp_path / "unit.state.calls").read_text().splitlines()
     assert calls.count("condition unmet: start of podman-litellm.service skipped") == 1, calls
-    assert calls[-1] == "start podman-litellm.service", calls
+    # LiteLLM first, then the service keys' reconciler (skipped by a switch during the hold).
+    assert calls[-3:] == [
+        "start podman-litellm.service",
+        "cat litellm-service-keys.service",
+        "start --no-block litellm-service-keys.service",
+    ], calls
 
 
 def test_stop_without_a_writable_hold_stops_nothing(scripts, source, tmp_path):

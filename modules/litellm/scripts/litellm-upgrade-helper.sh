@@ -23,7 +23,8 @@
 #                      unit's ConditionPathExists=!..., so nothing starts it until `start`, neither
 #                      switch-to-configuration (which starts the units active targets want) nor
 #                      litellm-restore; it lives in /run, so a reboot clears it
-#   start              removes the hold file and starts LiteLLM (podman-litellm.service)
+#   start              removes the hold file, starts LiteLLM (podman-litellm.service) and, without
+#                      waiting, litellm-service-keys.service where it exists
 #   backup             runs the three backup units now and prints dump=, redis=, env= (their files)
 #   check-dump FILE    restores FILE into the scratch database <name>_upgrade_check, compares every
 #                      table's row count with the live database, and drops the scratch database
@@ -55,8 +56,10 @@ backup_root="${BACKUP_ROOT:-/var/backup}"
 pg_state_dir="${PG_STATE_DIR:-/var/lib/postgresql}"
 profile="${SYSTEM_PROFILE:-/nix/var/nix/profiles/system}"
 service="${LITELLM_SERVICE:-podman-litellm.service}"
-# The module's podman-litellm.service has ConditionPathExists=!/run/litellm-upgrade-hold.
+# The module's podman-litellm.service and litellm-service-keys.service have
+# ConditionPathExists=!/run/litellm-upgrade-hold (modules/litellm/lib/upgrade-hold.nix).
 hold="${LITELLM_HOLD_FILE:-/run/litellm-upgrade-hold}"
+keys_service=litellm-service-keys.service
 marker="$pg_state_dir/.litellm-major-upgrade"
 
 die() {
@@ -222,6 +225,10 @@ cmd_stop() {
 cmd_start() {
   rm -f -- "$hold"
   systemctl start "$service" || die "cannot start $service; see: journalctl -u $service -n 50"
+  # The service keys' reconciler, if a switch during the hold skipped it (it waits for LiteLLM).
+  if systemctl cat "$keys_service" >/dev/null 2>&1; then
+    systemctl start --no-block "$keys_service" || die "cannot start $keys_service"
+  fi
 }
 
 cmd_pg_allow_empty() {
