@@ -39,3 +39,10 @@ def nixeval(*args: str | Path) -> tuple[int, dict, str]:
         check=False,
     )
     return out.returncode, json.loads(out.stdout or "{}"), out.stderr
+
+
+def golden_host_text(name: str = "litellm") -> str:
+    """The generator's golden host file `name`, importing this checkout's modules wherever it is
+    written (the golden files import ../../modules from hosts/<name>/)."""
+    golden = ROOT / "generator" / "tests" / "golden" / f"{name}.nix"
+    return golden.read_text().replace("../../modules", str(ROOT / "modules"))

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from nixtools import ROOT, nix_eval, nixeval
+from nixtools import ROOT, golden_host_text, nix_eval, nixeval
 
 RENDER = "import ./modules/litellm/lib/alloy-config.nix"
 URL = "http://logging.mgmt.internal:3100/loki/api/v1/push"
@@ -116,9 +116,8 @@ def test_keys_are_masked_before_a_line_leaves_the_vm(line: str, masked: str) -> 
 def test_the_module_writes_the_rendered_configuration_where_alloy_reads_it(
     tmp_path: Path,
 ) -> None:
-    golden = ROOT / "generator" / "tests" / "golden" / "litellm.nix"
     host = tmp_path / "default.nix"
-    host.write_text(golden.read_text().replace("../../modules", str(ROOT / "modules")))
+    host.write_text(golden_host_text())
     logging = tmp_path / "logging.nix"
     logging.write_text(f'{{ tappaas.litellm.logging.lokiUrl = "{URL}"; }}')
     probe = tmp_path / "probe.nix"

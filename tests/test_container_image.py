@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nixtools import ROOT, nixeval
+from nixtools import ROOT, golden_host_text, nixeval
 
-GOLDEN = ROOT / "generator" / "tests" / "golden" / "litellm.nix"
 IMAGE = "ghcr.io/berriai/litellm-database:v1.89.3"
 IMAGE_FILE = """{ pkgs, ... }:
 {
@@ -28,7 +27,7 @@ IMAGE_FILE = """{ pkgs, ... }:
 
 def evaluate(tmp_path: Path, *extra: str) -> dict:
     host = tmp_path / "default.nix"
-    host.write_text(GOLDEN.read_text().replace("../../modules", str(ROOT / "modules")))
+    host.write_text(golden_host_text())
     files = []
     for n, text in enumerate(extra):
         files.append(tmp_path / f"extra{n}.nix")

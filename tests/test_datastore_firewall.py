@@ -14,11 +14,10 @@ import re
 from pathlib import Path
 
 import pytest
-from nixtools import ROOT, nix_eval, nixeval
+from nixtools import ROOT, golden_host_text, nix_eval, nixeval
 
 RULES = "import ./modules/litellm/lib/datastore-firewall.nix"
 PROBE = ROOT / "tests" / "nixeval" / "firewall-probe.nix"
-GOLDEN = ROOT / "generator" / "tests" / "golden" / "litellm-db.nix"
 IPTABLES = re.compile(
     r"^(ip6?tables) -w -A nixos-fw -p tcp -s (\S+) --dport (\d+) -j nixos-fw-accept$"
 )
@@ -61,7 +60,7 @@ def test_every_rule_is_in_its_addresss_family(addresses: list[str]) -> None:
 
 def datastore(tmp_path: Path, listen: str, gateway1: str, gateway2: str) -> dict:
     """The generated datastore host (golden litellm-db) with other addresses, evaluated."""
-    text = GOLDEN.read_text().replace("../../modules", str(ROOT / "modules"))
+    text = golden_host_text("litellm-db")
     for old, new in (("10.2.20.20", listen), ("10.2.20.21", gateway1), ("10.2.20.22", gateway2)):
         assert f'"{old}"' in text
         text = text.replace(f'"{old}"', f'"{new}"')

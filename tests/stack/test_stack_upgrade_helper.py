@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from nixtools import ROOT, nixeval
+from nixtools import ROOT, golden_host_text, nixeval
 from stacklib import (
     SCRIPTS_DIR,
     BackupDirs,
@@ -296,9 +296,8 @@ esac
 def test_the_module_holds_the_units_on_the_helpers_file(tmp_path):
     """The file `stop` writes is the one LiteLLM's and the service keys' units are
     conditioned on (a host with service keys, as the generator writes it)."""
-    golden = ROOT / "generator" / "tests" / "golden" / "litellm.nix"
     host = tmp_path / "default.nix"
-    host.write_text(golden.read_text().replace("../../modules", str(ROOT / "modules")))
+    host.write_text(golden_host_text())
     keys = tmp_path / "keys.nix"
     keys.write_text('{ tappaas.litellm.serviceKeys.openwebui.models = [ "m" ]; }')
     status, report, stderr = nixeval(ROOT, host, keys)
