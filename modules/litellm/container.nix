@@ -86,7 +86,9 @@ in
       }
       // lib.optionalAttrs (cfg.imageFile != null) {
         # Runs with the module's own pre-start (which removes an old container).
-        ExecStartPre = [ "${lib.getExe imageLoad} ${cfg.imageFile} ${lib.escapeShellArg cfg.image}" ];
+        ExecStartPre = [
+          "${lib.getExe imageLoad} ${cfg.imageFile} ${lib.escapeShellArg cfg.image}"
+        ];
         # /var/lib/litellm-image (root's): what litellm-image-load loaded.
         StateDirectory = "litellm-image";
       };
