@@ -51,13 +51,18 @@ python3Packages.buildPythonApplication {
     python3Packages.jinja2
   ];
 
-  # deploy runs nixos-rebuild, git and ssh; key and verify run ssh; upgrade
-  # resolves an image tag with nix-prefetch-docker (which asks skopeo).
+  # The tool brings every program it runs, none comes from the user's shell:
+  # deploy runs nixos-rebuild, git and ssh; create runs `nix build`, scp and
+  # ssh-keygen; generate and deploy evaluate the sizing with nix-instantiate;
+  # key and verify run ssh; upgrade resolves an image tag with
+  # nix-prefetch-docker (which asks skopeo). tests/test_tool_package.py checks
+  # this list against the commands in the source.
   makeWrapperArgs = lib.optionals withDeployTools [
     "--prefix"
     "PATH"
     ":"
     (lib.makeBinPath [
+      nix
       nixos-rebuild
       git
       openssh

@@ -9,5 +9,5 @@
     client = ./client.nix;
   };
 
-  testScript = builtins.readFile ./faults.py;
+  testScript = builtins.readFile ./common/network.py + builtins.readFile ./faults.py;
 }

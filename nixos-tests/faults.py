@@ -1,5 +1,6 @@
 # Test script of nixos-tests/faults.nix, run by the NixOS test driver
-# (`machine`, `client`, `subtest` and `start_all` come from the driver).
+# (`machine`, `client`, `subtest` and `start_all` come from the driver; `address`,
+# `connect` and the outcomes CONNECTED, REFUSED, DROPPED from common/network.py).
 import base64
 import json
 import shlex
@@ -103,9 +104,14 @@ wait_ready()
 master = env_value("LITELLM_MASTER_KEY")
 
 with subtest("from another machine: port 4000 answers, 5432 and 6379 are closed"):
-    client.wait_until_succeeds("curl -sf http://machine:4000/health/liveliness", timeout=300)
+    v4, v6 = address(machine, 4), address(machine, 6)
+    client.wait_until_succeeds(f"curl -4 -sf http://{v4}:4000/health/liveliness", timeout=300)
+    # LiteLLM listens on 0.0.0.0: over IPv6 port 4000 is open but nothing listens.
+    assert connect(client, v6, 4000) == REFUSED
+    # PostgreSQL and Redis: the firewall drops both families (an open port would answer).
     for port in (5432, 6379):
-        client.fail(f"timeout 5 bash -c '</dev/tcp/machine/{port}'")
+        for to in (v4, v6):
+            assert connect(client, to, port) == DROPPED, f"client -> {to}:{port}"
 
 with subtest("from another machine: SSH takes keys only"):
     machine.wait_for_unit("sshd.service")

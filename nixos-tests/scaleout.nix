@@ -13,5 +13,5 @@
     client = ./client.nix;
   };
 
-  testScript = builtins.readFile ./scaleout.py;
+  testScript = builtins.readFile ./common/network.py + builtins.readFile ./scaleout.py;
 }

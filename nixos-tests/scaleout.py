@@ -1,6 +1,7 @@
 # Test script of nixos-tests/scaleout.nix, run by the NixOS test driver
 # (`datastore`, `gateway1`, `gateway2`, `client`, `subtest` and `start_all`
-# come from the driver). Requests go from `client`, as they would through
+# come from the driver; `address`, `connect` and the outcomes from common/network.py).
+# Requests go from `client`, as they would through
 # TAPPaaS's proxy.
 import json
 import shlex
@@ -19,7 +20,8 @@ def url(gateway: str, path: str) -> str:
 
 def call(gateway: str, method: str, path: str, key: str, body: object = None) -> tuple[int, str]:
     """One request from the client; the HTTP status and the body."""
-    cmd = ["curl", "-s", "-o", "/tmp/api-body", "-w", "%{http_code}", "-X", method]
+    # The gateways' LiteLLM listens on 0.0.0.0: IPv4.
+    cmd = ["curl", "-4", "-s", "-o", "/tmp/api-body", "-w", "%{http_code}", "-X", method]
     cmd += [url(gateway, path), "-H", f"Authorization: Bearer {key}"]
     if body is not None:
         cmd += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
@@ -73,10 +75,9 @@ start_all()
 with subtest("the datastore: PostgreSQL and Redis on its zone address, no LiteLLM"):
     for unit in ("postgresql.target", "litellm-postgresql-password.service", "redis-litellm"):
         datastore.wait_for_unit(unit)
-    address = datastore.succeed("ip -4 -o addr show eth1 | awk '{print $4}' | cut -d/ -f1")
-    address = address.strip()
-    datastore.wait_until_succeeds(f"ss -tln | grep -F '{address}:5432'", timeout=60)
-    datastore.wait_until_succeeds(f"ss -tln | grep -F '{address}:6379'", timeout=60)
+    zone = address(datastore, 4)
+    datastore.wait_until_succeeds(f"ss -tln | grep -F '{zone}:5432'", timeout=60)
+    datastore.wait_until_succeeds(f"ss -tln | grep -F '{zone}:6379'", timeout=60)
     datastore.fail("systemctl cat podman-litellm.service")
     master = env_value("LITELLM_MASTER_KEY")
 
@@ -130,7 +131,7 @@ with subtest("a budget spent through both gateways is enforced once"):
     answer("gateway1", budget_key, "spent on gateway one", PRICED)
     # Spend reaches the database in batches; gateway2 reads it from there.
     client.wait_until_succeeds(
-        f"curl -sf -H 'Authorization: Bearer {master}' "
+        f"curl -4 -sf -H 'Authorization: Bearer {master}' "
         f"'{url('gateway2', '/key/info?key=' + budget_key)}' | jq -e '.info.spend > 0'",
         timeout=300,
     )
@@ -150,23 +151,35 @@ with subtest("a budget spent through both gateways is enforced once"):
     total = spend("gateway1", master, budget_key)
     assert total >= 2 * cost * 0.99, f"the spend of both gateways is counted: {total} vs {cost}"
 
-with subtest("only the gateways reach PostgreSQL and Redis"):
+with subtest("only the gateways reach PostgreSQL and Redis, over IPv4; IPv6 is dropped"):
     password = env_value("DATABASE_PASSWORD")
     redis_password = env_value("REDIS_PASSWORD")
+    v4, v6 = address(datastore, 4), address(datastore, 6)
+    # PostgreSQL and Redis listen on the zone's IPv4 address and on loopback, nowhere else.
+    listening = datastore.succeed("ss -Htln '( sport = :5432 or sport = :6379 )'")
+    local = [line.split()[3] for line in listening.splitlines()]
+    assert all(a.startswith((f"{v4}:", "127.0.0.1:", "[::1]:")) for a in local), local
     for port in (5432, 6379):
-        tcp = f"timeout 5 bash -c '</dev/tcp/datastore/{port}'"
-        gateway2.succeed(tcp)
-        client.fail(tcp)
-    client.fail(
-        f"PGPASSWORD={password} PGCONNECT_TIMEOUT=5 psql -h datastore -U litellm -d litellm "
-        "-Atc 'select 1'"
+        assert connect(gateway2, v4, port) == CONNECTED, f"gateway2 -> {v4}:{port}"
+        assert connect(client, v4, port) == DROPPED, f"client -> {v4}:{port}"
+        # IPv6 is refused on purpose, for the gateways too: nothing listens there, and the
+        # firewall drops it before anything could answer (an open port answers at once).
+        assert connect(gateway2, v6, port) == DROPPED, f"gateway2 -> [{v6}]:{port}"
+        assert connect(client, v6, port) == DROPPED, f"client -> [{v6}]:{port}"
+    out = client.fail(
+        f"PGPASSWORD={password} PGCONNECT_TIMEOUT=5 psql -h {v4} -U litellm -d litellm "
+        "-Atc 'select 1' 2>&1"
     )
-    client.fail(f"REDISCLI_AUTH={redis_password} timeout 10 redis-cli -h datastore ping")
-    pong = gateway2.succeed(f"REDISCLI_AUTH={redis_password} redis-cli -h datastore ping")
+    assert "timeout expired" in out, out
+    status, out = client.execute(
+        f"REDISCLI_AUTH={redis_password} timeout 10 redis-cli -h {v4} ping"
+    )
+    assert status == 124, f"redis-cli from the client ended with {status}: {out}"
+    pong = gateway2.succeed(f"REDISCLI_AUTH={redis_password} redis-cli -h {v4} ping")
     assert pong.strip() == "PONG", pong
-    assert "NOAUTH" in gateway2.succeed("redis-cli -h datastore ping 2>&1")
+    assert "NOAUTH" in gateway2.succeed(f"redis-cli -h {v4} ping 2>&1")
     # From a gateway's address: the LiteLLM role with its password, nothing else.
-    login = "PGCONNECT_TIMEOUT=5 psql -h datastore -d litellm -Atc 'select 1'"
+    login = f"PGCONNECT_TIMEOUT=5 psql -h {v4} -d litellm -Atc 'select 1'"
     assert gateway2.succeed(f"PGPASSWORD={password} {login} -U litellm").strip() == "1"
     gateway2.fail(f"PGPASSWORD=wrong {login} -U litellm")
     refused = gateway2.fail(f"PGPASSWORD={password} {login} -U postgres 2>&1")

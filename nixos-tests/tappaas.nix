@@ -68,7 +68,7 @@ in
     systemd.services.fake-loki = {
       description = "Stand-in Loki for the tests";
       wantedBy = [ "multi-user.target" ];
-      before = [ "promtail.service" ];
+      before = [ "alloy.service" ];
       serviceConfig = {
         ExecStart = "${pkgs.python3.interpreter} ${fakeLoki}";
         DynamicUser = true;

@@ -167,18 +167,20 @@ with subtest("the PostgreSQL and Redis exporters answer"):
     )
     assert "v4lue" not in scraped and re.search(r"^redis_up 1", scraped, re.M), scraped[-2000:]
 
-with subtest("the journal goes to Loki, labelled host and unit"):
-    machine.wait_for_unit("promtail.service")
+with subtest("the journal goes to Loki through Alloy, labelled host and unit, keys masked"):
+    machine.wait_for_unit("alloy.service")
     machine.wait_until_succeeds(
         "curl -sf http://127.0.0.1:3100/ | grep -q '\"count\": [1-9]'", timeout=180
     )
-    config = machine.succeed(
-        "systemctl cat promtail.service | grep -o -- '-config.file=[^ ]*' | cut -d= -f2"
-    ).strip()
-    scrape = json.loads(machine.succeed(f"cat {config}"))["scrape_configs"][0]
-    assert scrape["journal"]["labels"]["host"] == "machine", scrape
-    assert {"source_labels": ["__journal__systemd_unit"], "target_label": "unit"} in scrape[
-        "relabel_configs"
-    ]
-    sent = machine.succeed("curl -sf http://127.0.0.1:9080/metrics")
-    assert re.search(r"^promtail_sent_entries_total\{[^}]*\} [1-9]", sent, re.M), sent[-2000:]
+    unit = machine.succeed("systemctl cat alloy.service")
+    assert "run /etc/alloy" in unit and "--disable-reporting" in unit, unit
+    config = machine.succeed("cat /etc/alloy/config.alloy")
+    assert 'host = "machine"' in config, config
+    assert 'target_label  = "unit"' in config and "__journal__systemd_unit" in config, config
+    assert 'expression = "(sk-[A-Za-z0-9_-]{8,})"' in config, config
+    # Alloy's own metrics (on loopback): entries reached Loki.
+    machine.wait_until_succeeds(
+        "curl -sf http://127.0.0.1:12345/metrics"
+        " | grep -E '^loki_write_sent_entries_total(\\{[^}]*\\})? [1-9]'",
+        timeout=120,
+    )

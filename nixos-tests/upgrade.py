@@ -38,7 +38,21 @@ def switch_to(specialisation: str) -> Action:
     command = (
         f"nix-env --profile {PROFILE} --set {path} && {PROFILE}/bin/switch-to-configuration test"
     )
-    return Action(command, lambda: run_or_step_error(command, "switch-to-configuration", 1800))
+
+    def switch_and_check_the_hold() -> None:
+        run_or_step_error(command, "switch-to-configuration", 1800)
+        # The helper's `stop` holds LiteLLM down: the switch started the active targets, which
+        # want podman-litellm, and its start condition kept it down (it would have migrated
+        # the new, empty PostgreSQL cluster before the restore).
+        machine.fail("systemctl is-active --quiet podman-litellm.service")
+        condition = machine.succeed("systemctl show -P ConditionResult podman-litellm.service")
+        assert condition.strip() == "no", f"ConditionResult={condition.strip()}"
+        machine.succeed("test -f /run/litellm-upgrade-hold")
+        tables = "SELECT to_regclass('public._prisma_migrations') IS NULL"
+        if psql("SHOW server_version_num")[:2] == "18":
+            assert psql(tables) == "t", "LiteLLM migrated the new cluster before the restore"
+
+    return Action(command, switch_and_check_the_hold)
 
 
 def wait_action(seconds: int) -> Action:

@@ -44,6 +44,7 @@ SCRIPT_NAMES = (
     "litellm-backup-prune",
     "litellm-restore",
     "litellm-upgrade-helper",
+    "litellm-image-load",
 )
 SECRET_NAMES = (
     "LITELLM_MASTER_KEY",

@@ -26,34 +26,21 @@ let
 
   isIPv6 = address: lib.hasInfix ":" address;
   addresses = map (g: g.address) gateways;
-  ipv4 = lib.filter (a: !isIPv6 a) addresses;
-  ipv6 = lib.filter isIPv6 addresses;
-  ports = [
-    db.port
-    cfg.redis.port
-  ];
-  portList = lib.concatMapStringsSep ", " toString ports;
 
   # pg_hba: a host entry needs a CIDR mask.
   cidr = address: if isIPv6 address then "${address}/128" else "${address}/32";
 
-  # iptables firewall (the NixOS default): accept the two ports from each
-  # gateway. nixpkgs runs extraCommands after flushing nixos-fw and before
-  # its final refuse rule, so everything else reaching them is dropped.
-  iptablesRules = lib.concatMapStrings (
-    address:
-    lib.concatMapStrings (port: ''
-      ${if isIPv6 address then "ip6tables" else "iptables"} -A nixos-fw -p tcp -s ${address} --dport ${toString port} -j nixos-fw-accept
-    '') ports
-  ) addresses;
-
-  nftablesRules =
-    lib.optionalString (ipv4 != [ ]) ''
-      ip saddr { ${lib.concatStringsSep ", " ipv4} } tcp dport { ${portList} } accept
-    ''
-    + lib.optionalString (ipv6 != [ ]) ''
-      ip6 saddr { ${lib.concatStringsSep ", " ipv6} } tcp dport { ${portList} } accept
-    '';
+  # Both families' rules (pure, tested without nixpkgs). PostgreSQL and Redis
+  # listen on listenAddress alone, so a gateway reaches them in its family;
+  # the other family finds nothing listening and the firewall drops it.
+  firewall = import ./lib/datastore-firewall.nix {
+    inherit addresses;
+    ports = [
+      db.port
+      cfg.redis.port
+    ];
+  };
+  family = address: if isIPv6 address then "IPv6" else "IPv4";
 
   loopback = [
     "127.0.0.1"
@@ -180,6 +167,14 @@ in
         tappaas.litellm: tappaas.litellm.datastore.gateways.${name}.address must be the gateway's
         own IP address, without a mask (it is "${g.address}").
       '';
+    }) ds.gateways
+    ++ lib.mapAttrsToList (name: g: {
+      assertion = family g.address == family ds.listenAddress;
+      message = ''
+        tappaas.litellm: tappaas.litellm.datastore.gateways.${name}.address is an ${family g.address}
+        address ("${g.address}"), but PostgreSQL and Redis listen on ${ds.listenAddress} (${family ds.listenAddress})
+        only, so that gateway could never connect. Give the gateway's ${family ds.listenAddress} address.
+      '';
     }) ds.gateways;
 
     # Room for every gateway's pools, unless set explicitly.
@@ -209,8 +204,8 @@ in
     };
 
     networking.firewall = {
-      extraCommands = lib.mkIf (!nftables) iptablesRules;
-      extraInputRules = lib.mkIf nftables nftablesRules;
+      extraCommands = lib.mkIf (!nftables) firewall.iptables;
+      extraInputRules = lib.mkIf nftables firewall.nftables;
     };
   };
 }

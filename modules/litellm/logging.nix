@@ -1,12 +1,17 @@
-# Logs to Loki: nixpkgs' Promtail ships this VM's journal (LiteLLM's
-# container logs included) to TAPPaaS's logging module, labelled with the
-# host and the systemd unit, as TAPPaaS's own VMs do.
+# Logs to Loki: nixpkgs' Grafana Alloy (services.alloy) ships this VM's
+# journal (LiteLLM's container logs included) to TAPPaaS's logging module,
+# labelled with the host and the systemd unit, as TAPPaaS's own VMs do.
+# (Promtail, used before, reached its end of life in March 2026 and left
+# nixpkgs after 25.11.)
 { config, lib, ... }:
 let
   cfg = config.tappaas.litellm;
   lcfg = cfg.logging;
 
   on = cfg.enable && lcfg.lokiUrl != null;
+
+  # Alloy's own HTTP endpoint (its UI and /metrics), on loopback.
+  listenAddress = "127.0.0.1:12345";
 in
 {
   options.tappaas.litellm.logging = {
@@ -15,8 +20,8 @@ in
       default = null;
       example = "http://logging.mgmt.internal:3100/loki/api/v1/push";
       description = ''
-        Loki's push URL; when set, Promtail ships the journal there with the
-        labels `host` (the VM's host name), `unit` (the systemd unit),
+        Loki's push URL; when set, Grafana Alloy ships the journal there with
+        the labels `host` (the VM's host name), `unit` (the systemd unit),
         `severity`, `container` and `job = "systemd-journal"`. Anything that
         looks like a LiteLLM key (`sk-...`) is masked before a line leaves
         the VM. `null` ships nothing.
@@ -26,7 +31,7 @@ in
     maxAge = lib.mkOption {
       type = lib.types.str;
       default = "12h";
-      description = "How far back Promtail reads the journal when it starts without a saved position.";
+      description = "How far back Alloy reads the journal when it starts without a saved position.";
     };
   };
 
@@ -41,53 +46,24 @@ in
       }
     ];
 
-    # optionalAttrs, not mkIf: hosts without logging never name services.promtail.
+    # nixpkgs' alloy module runs `alloy run /etc/alloy` (its configPath default)
+    # and reloads it when this file changes.
+    environment.etc = lib.optionalAttrs on {
+      "alloy/config.alloy".text = import ./lib/alloy-config.nix {
+        inherit (lcfg) lokiUrl maxAge;
+        hostName = config.networking.hostName;
+      };
+    };
+
+    # optionalAttrs, not mkIf: hosts without logging never name services.alloy.
     services = lib.optionalAttrs on {
-      promtail = {
+      alloy = {
         enable = true;
-        configuration = {
-          # Promtail's own HTTP endpoint stays on loopback.
-          server = {
-            http_listen_address = "127.0.0.1";
-            http_listen_port = 9080;
-            grpc_listen_port = 0;
-          };
-          clients = [ { url = lcfg.lokiUrl; } ];
-          scrape_configs = [
-            {
-              job_name = "journal";
-              journal = {
-                max_age = lcfg.maxAge;
-                labels = {
-                  job = "systemd-journal";
-                  host = config.networking.hostName;
-                };
-              };
-              relabel_configs = [
-                {
-                  source_labels = [ "__journal__systemd_unit" ];
-                  target_label = "unit";
-                }
-                {
-                  source_labels = [ "__journal_priority_keyword" ];
-                  target_label = "severity";
-                }
-                {
-                  source_labels = [ "__journal_container_name" ];
-                  target_label = "container";
-                }
-              ];
-              pipeline_stages = [
-                {
-                  replace = {
-                    expression = "(sk-[A-Za-z0-9_-]{8,})";
-                    replace = "sk-***";
-                  };
-                }
-              ];
-            }
-          ];
-        };
+        extraFlags = [
+          "--server.http.listen-addr=${listenAddress}"
+          # No usage reports to Grafana Labs from a VM of the organisation.
+          "--disable-reporting"
+        ];
       };
     };
   };

@@ -171,8 +171,11 @@ in
         "podman-litellm.service"
         "generate-litellm-secrets.service"
       ];
-      # Runs again on every switch that changes the declared keys.
+      # Runs again on every switch that changes the declared keys; not while an
+      # upgrade holds LiteLLM down (it would wait for LiteLLM and hold up the
+      # switch): the upgrade's `start` runs it then.
       restartTriggers = [ stateFile ];
+      unitConfig.ConditionPathExists = "!${import ./lib/upgrade-hold.nix}";
       serviceConfig = {
         Type = "oneshot";
         RemainAfterExit = true;

@@ -1,15 +1,19 @@
 """litellm-upgrade-helper (what `tappaas-litellm upgrade` runs on the VM) against real PostgreSQL:
 the state it reports (keys, schema migrations), the scratch-restore check of a fresh dump, the
-guard's marker for a major upgrade, and the dump/restore path into a new, empty cluster."""
+guard's marker for a major upgrade, the dump/restore path into a new, empty cluster, and the
+hold that keeps LiteLLM down from `stop` to `start` (systemctl is a stand-in there)."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from nixtools import ROOT, golden_host_text, nixeval
 from stacklib import (
+    SCRIPTS_DIR,
     BackupDirs,
     PostgresServer,
     Scripts,
@@ -258,3 +262,115 @@ def test_major_upgrade_path_dump_into_a_new_empty_cluster(scripts, source, dump,
         assert owners == new.db_user
     finally:
         new.stop()
+
+
+# systemd as far as the hold needs it: one unit, podman-litellm.service, wanted by
+# multi-user.target, with the start condition the module gives it. A start with the condition
+# unmet leaves the unit inactive and succeeds, as systemd does (switch-to-configuration starts
+# every active target, which starts what they want; a masked or failing unit would fail it).
+STANDIN_SYSTEMCTL = """#!/usr/bin/env bash
+state={state}
+echo "$*" >> {state}.calls
+unit=podman-litellm.service
+start() {{
+  case "{condition}" in
+    '!'*) if [ -e "${{1#!}}" ]; then
+        echo "condition unmet: start of $unit skipped" >> {state}.calls
+        return 0
+      fi ;;
+  esac
+  echo active > "$state"
+}}
+case "$1 $2" in
+  "is-active --quiet") [ "$(cat "$state")" = active ] ;;
+  "is-active $unit") cat "$state"; [ "$(cat "$state")" = active ] ;;
+  "stop $unit") echo inactive > "$state" ;;
+  "start $unit" | "start multi-user.target") start "{condition}" ;;
+  "cat litellm-service-keys.service") echo "[Unit]" ;;
+  "start --no-block") [ "$3" = litellm-service-keys.service ] ;;
+  *) echo "stand-in systemctl: $*" >&2; exit 1 ;;
+esac
+"""
+
+
+def test_the_module_holds_the_units_on_the_helpers_file(tmp_path):
+    """The file `stop` writes is the one LiteLLM's and the service keys' units are
+    conditioned on (a host with service keys, as the generator writes it)."""
+    host = tmp_path / "default.nix"
+    host.write_text(golden_host_text())
+    keys = tmp_path / "keys.nix"
+    keys.write_text('{ tappaas.litellm.serviceKeys.openwebui.models = [ "m" ]; }')
+    status, report, stderr = nixeval(ROOT, host, keys)
+    assert status == 0, stderr
+    services = report["results"]["modules"]["services"]
+    helper_text = (SCRIPTS_DIR / "litellm-upgrade-helper.sh").read_text()
+    default = re.search(r'^hold="\$\{LITELLM_HOLD_FILE:-(/run/[^}]+)\}"$', helper_text, re.M)
+    assert default is not None
+    for unit in ("podman-litellm", "litellm-service-keys"):
+        assert services[unit]["unitConfig"]["ConditionPathExists"] == f"!{default[1]}", unit
+
+
+def test_stop_holds_litellm_down_across_the_switch_and_the_restore(
+    scripts, source, dump, dirs, tmp_path
+):
+    """stop; the switch starts multi-user.target; the dump is restored (litellm-restore stops
+    and starts the unit only if it was running); LiteLLM is still down until `start`."""
+    hold = tmp_path / "run" / "litellm-upgrade-hold"
+    hold.parent.mkdir()
+    bin_dir = tmp_path / "standin"
+    bin_dir.mkdir()
+    state = tmp_path / "unit.state"
+    state.write_text("active\n")
+    systemctl = bin_dir / "systemctl"
+    systemctl.write_text(STANDIN_SYSTEMCTL.format(state=state, condition=f"!{hold}"))
+    systemctl.chmod(0o755)
+    env = helper_env(source, tmp_path) | {
+        "PATH": f"{bin_dir}:{scripts.env()['PATH']}",
+        "LITELLM_HOLD_FILE": str(hold),
+        "BACKUP_ROOT": str(dirs.root),
+    }
+
+    stopped = helper(scripts, env, "stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert values(stopped.stdout) == {"hold": str(hold)}
+    assert hold.is_file() and state.read_text() == "inactive\n"
+
+    # What switch-to-configuration does: start the active targets again.
+    assert scripts.run("systemctl", "start", "multi-user.target", env=env).returncode == 0
+    assert state.read_text() == "inactive\n"
+    restored = helper(scripts, env, "restore-dump", str(dump))
+    assert restored.returncode == 0, restored.stderr
+    assert state.read_text() == "inactive\n"
+    assert values(helper(scripts, env, "state").stdout)["service"] == "inactive"
+
+    started = helper(scripts, env, "start")
+    assert started.returncode == 0, started.stderr
+    assert not hold.exists() and state.read_text() == "active\n"
+    calls = (tmp_path / "unit.state.calls").read_text().splitlines()
+    assert calls.count("condition unmet: start of podman-litellm.service skipped") == 1, calls
+    # LiteLLM first, then the service keys' reconciler (skipped by a switch during the hold).
+    assert calls[-3:] == [
+        "start podman-litellm.service",
+        "cat litellm-service-keys.service",
+        "start --no-block litellm-service-keys.service",
+    ], calls
+
+
+def test_stop_without_a_writable_hold_stops_nothing(scripts, source, tmp_path):
+    """No hold, no stop: the tool's step fails before LiteLLM goes down unprotected."""
+    bin_dir = tmp_path / "standin"
+    bin_dir.mkdir()
+    state = tmp_path / "unit.state"
+    state.write_text("active\n")
+    systemctl = bin_dir / "systemctl"
+    hold = tmp_path / "missing" / "litellm-upgrade-hold"
+    systemctl.write_text(STANDIN_SYSTEMCTL.format(state=state, condition=f"!{hold}"))
+    systemctl.chmod(0o755)
+    env = helper_env(source, tmp_path) | {
+        "PATH": f"{bin_dir}:{scripts.env()['PATH']}",
+        "LITELLM_HOLD_FILE": str(hold),
+    }
+    result = helper(scripts, env, "stop")
+    assert result.returncode == 1
+    assert f"cannot write {hold}" in result.stderr
+    assert state.read_text() == "active\n"

@@ -19,7 +19,12 @@
 #                      pg_major (of the running server), migrations (count and SHA-256 of LiteLLM's
 #                      _prisma_migrations: name, checksum, finished or not; "none" without the
 #                      table, "unknown" when the database does not answer), service (LiteLLM's unit)
-#   stop, start        stop or start LiteLLM (podman-litellm.service)
+#   stop               holds LiteLLM down, then stops it: the hold file (LITELLM_HOLD_FILE) is the
+#                      unit's ConditionPathExists=!..., so nothing starts it until `start`, neither
+#                      switch-to-configuration (which starts the units active targets want) nor
+#                      litellm-restore; it lives in /run, so a reboot clears it
+#   start              removes the hold file, starts LiteLLM (podman-litellm.service) and, without
+#                      waiting, litellm-service-keys.service where it exists
 #   backup             runs the three backup units now and prints dump=, redis=, env= (their files)
 #   check-dump FILE    restores FILE into the scratch database <name>_upgrade_check, compares every
 #                      table's row count with the live database, and drops the scratch database
@@ -37,7 +42,7 @@
 #   LITELLM_DB_NAME (litellm), LITELLM_PG_RUNAS (postgres; empty = the current user), PGHOST ...
 #   LITELLM_ENV_FILE (/etc/secrets/litellm.env), BACKUP_ROOT (/var/backup),
 #   PG_STATE_DIR (/var/lib/postgresql), SYSTEM_PROFILE (/nix/var/nix/profiles/system),
-#   LITELLM_SERVICE (podman-litellm.service)
+#   LITELLM_SERVICE (podman-litellm.service), LITELLM_HOLD_FILE (/run/litellm-upgrade-hold)
 # Exit codes: 0 done; 1 the step failed (one line on stderr says why); 2 usage error.
 set -euo pipefail
 umask 077
@@ -51,6 +56,10 @@ backup_root="${BACKUP_ROOT:-/var/backup}"
 pg_state_dir="${PG_STATE_DIR:-/var/lib/postgresql}"
 profile="${SYSTEM_PROFILE:-/nix/var/nix/profiles/system}"
 service="${LITELLM_SERVICE:-podman-litellm.service}"
+# The module's podman-litellm.service and litellm-service-keys.service have
+# ConditionPathExists=!/run/litellm-upgrade-hold (modules/litellm/lib/upgrade-hold.nix).
+hold="${LITELLM_HOLD_FILE:-/run/litellm-upgrade-hold}"
+keys_service=litellm-service-keys.service
 marker="$pg_state_dir/.litellm-major-upgrade"
 
 die() {
@@ -206,6 +215,22 @@ SQL
   echo "rows=$rows"
 }
 
+cmd_stop() {
+  printf 'held by litellm-upgrade-helper since %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$hold" ||
+    die "cannot write $hold"
+  systemctl stop "$service" || die "cannot stop $service"
+  echo "hold=$hold"
+}
+
+cmd_start() {
+  rm -f -- "$hold"
+  systemctl start "$service" || die "cannot start $service; see: journalctl -u $service -n 50"
+  # The service keys' reconciler, if a switch during the hold skipped it (it waits for LiteLLM).
+  if systemctl cat "$keys_service" >/dev/null 2>&1; then
+    systemctl start --no-block "$keys_service" || die "cannot start $keys_service"
+  fi
+}
+
 cmd_pg_allow_empty() {
   local from="$1" dump="$2"
   case "$from" in '' | *[!0-9]*) usage "pg-allow-empty needs the current major version" ;; esac
@@ -263,8 +288,8 @@ command="$1"
 shift
 case "$command:$#" in
   state:0) cmd_state ;;
-  stop:0) systemctl stop "$service" ;;
-  start:0) systemctl start "$service" ;;
+  stop:0) cmd_stop ;;
+  start:0) cmd_start ;;
   backup:0) cmd_backup ;;
   check-dump:1) cmd_check_dump "$1" ;;
   restore-dump:1) litellm-restore --postgresql "$1" --confirm ;;
