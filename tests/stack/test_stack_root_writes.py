@@ -108,3 +108,21 @@ def test_backups_never_write_through_planted_symlinks(
     assert sorted(p.name.split("-2")[0] for p in written) == ["litellm", "litellm-env", "redis"]
     for path in written:
         assert path.stat().st_uid == 0 and (path.stat().st_mode & 0o777) == 0o600
+
+
+def test_set_aside_never_moves_a_cluster_into_a_planted_folder(scripts, postgres_owned, tmp_path):
+    """`pg-set-aside` renames a failed cluster to `MAJOR.failed-<time>` in the folder `postgres`
+    owns; a symlink planted under that name must not receive the cluster."""
+    state_dir, _ = postgres_owned
+    subprocess.run(["runuser", "-u", "postgres", "--", "mkdir", str(state_dir / "18")], check=True)
+    roots_folder = tmp_path / "roots-folder"
+    roots_folder.mkdir(mode=0o700)
+    for stamp in stamps(60):
+        plant(state_dir / f"18.failed-{stamp}", roots_folder)
+
+    result = scripts.run(
+        "litellm-upgrade-helper", "pg-set-aside", "18", env={"PG_STATE_DIR": str(state_dir)}
+    )
+    assert result.returncode != 0
+    assert list(roots_folder.iterdir()) == []
+    assert (state_dir / "18").is_dir() and not (state_dir / "18").is_symlink()

@@ -259,7 +259,8 @@ cmd_pg_set_aside() {
   esac
   local aside
   aside="$pg_state_dir/$major.failed-$(date -u +%Y%m%dT%H%M%SZ)"
-  mv -- "$pg_state_dir/$major" "$aside"
+  # -T: a name postgres planted (a symlink to a folder) fails the rename, never receives the cluster
+  mv -T -- "$pg_state_dir/$major" "$aside"
   echo "kept=$aside"
 }
 
