@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from nixtools import ROOT, golden_host_text, nix_eval, nixeval
 
-RULES = "import ./modules/litellm/lib/datastore-firewall.nix"
+RULES = "import ./modules/litellm/lib/firewall-sources.nix"
 PROBE = ROOT / "tests" / "nixeval" / "firewall-probe.nix"
 IPTABLES = re.compile(
     r"^(ip6?tables) -w -A nixos-fw -p tcp -s (\S+) --dport (\d+) -j nixos-fw-accept$"
@@ -25,7 +25,7 @@ IPTABLES = re.compile(
 
 def rules(addresses: list[str]) -> dict:
     listed = " ".join(f'"{a}"' for a in addresses)
-    value = nix_eval(f"{RULES} {{ addresses = [ {listed} ]; ports = [ 5432 6379 ]; }}")
+    value = nix_eval(f"{RULES} {{ sources = [ {listed} ]; ports = [ 5432 6379 ]; }}")
     assert isinstance(value, dict)
     return value
 

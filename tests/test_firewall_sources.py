@@ -25,10 +25,10 @@ def nix_list(items: list[str] | list[int]) -> str:
 def test_each_source_and_port_and_nothing_else() -> None:
     got = rules(["10.2.10.5", "fd00::5"], [9187, 9121])
     assert got["iptables"].splitlines() == [
-        "iptables -A nixos-fw -p tcp -s 10.2.10.5 --dport 9187 -j nixos-fw-accept",
-        "iptables -A nixos-fw -p tcp -s 10.2.10.5 --dport 9121 -j nixos-fw-accept",
-        "ip6tables -A nixos-fw -p tcp -s fd00::5 --dport 9187 -j nixos-fw-accept",
-        "ip6tables -A nixos-fw -p tcp -s fd00::5 --dport 9121 -j nixos-fw-accept",
+        "iptables -w -A nixos-fw -p tcp -s 10.2.10.5 --dport 9187 -j nixos-fw-accept",
+        "iptables -w -A nixos-fw -p tcp -s 10.2.10.5 --dport 9121 -j nixos-fw-accept",
+        "ip6tables -w -A nixos-fw -p tcp -s fd00::5 --dport 9187 -j nixos-fw-accept",
+        "ip6tables -w -A nixos-fw -p tcp -s fd00::5 --dport 9121 -j nixos-fw-accept",
     ]
     assert got["nftables"].splitlines() == [
         "ip saddr { 10.2.10.5 } tcp dport { 9187, 9121 } accept",

@@ -33,8 +33,8 @@ let
   # Both families' rules (pure, tested without nixpkgs). PostgreSQL and Redis
   # listen on listenAddress alone, so a gateway reaches them in its family;
   # the other family finds nothing listening and the firewall drops it.
-  firewall = import ./lib/datastore-firewall.nix {
-    inherit addresses;
+  firewall = import ./lib/firewall-sources.nix {
+    sources = addresses;
     ports = [
       db.port
       cfg.redis.port

@@ -1,7 +1,11 @@
 # Firewall rules that let TCP ports through from the given source addresses
-# only, for nixpkgs' iptables firewall (networking.firewall.extraCommands: run
-# after nixos-fw is flushed and before its final refuse rule) and for its
-# nftables one (networking.firewall.extraInputRules).
+# only (the exporters' Prometheus, the datastore's gateways), each rule in its
+# address's family, for nixpkgs' iptables firewall
+# (networking.firewall.extraCommands: run once, for both families, after
+# nixos-fw is built and before its final refuse rule) and for its nftables one
+# (networking.firewall.extraInputRules: nixpkgs' `inet` table, where `ip saddr`
+# matches IPv4 only and `ip6 saddr` IPv6 only). nixpkgs' final refuse rule
+# drops everything else reaching the ports, in both families.
 #
 # Pure: uses only builtins, so it evaluates without nixpkgs:
 #   nix-instantiate --eval --strict --json -E \
@@ -32,7 +36,7 @@ in
       port:
       "${
         if isIPv6 address then "ip6tables" else "iptables"
-      } -A nixos-fw -p tcp -s ${address} --dport ${toString port} -j nixos-fw-accept\n"
+      } -w -A nixos-fw -p tcp -s ${address} --dport ${toString port} -j nixos-fw-accept\n"
     ) ports
   ) sources;
   nftables = nftSet "ip" ipv4 + nftSet "ip6" ipv6;
