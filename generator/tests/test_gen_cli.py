@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from genhelpers import FLAT_SAMPLE, GOLDEN, NESTED_SAMPLE, run_cli, write_json
+from genhelpers import (
+    FLAT_SAMPLE,
+    GOLDEN,
+    NESTED_SAMPLE,
+    run_cli,
+    write_json,
+    zones_with_active,
+)
 
 
 def _snapshot(root: Path) -> dict[str, bytes | None]:
@@ -48,10 +55,24 @@ def test_generate_the_sample(flake: Path, monkeypatch: pytest.MonkeyPatch) -> No
 def test_generate_reports_unknown_fields_once(flake: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(flake)
     shutil.copy(FLAT_SAMPLE, flake / "litellm.json")
-    status, _, err = _invoke("generate", "litellm")
+    zones = zones_with_active(flake.parent, "srv")
+    status, _, err = _invoke("generate", "litellm", "--zones", str(zones))
     assert status == 0
     assert err.count("unknown field") == 1 and ".author" in err
-    assert "zone srv is Inactive" in err
+
+
+def test_a_zone_install_module_refuses_is_refused(flake: Path, monkeypatch: pytest.MonkeyPatch):
+    # The 2026-02 sample lives in srv, Inactive in TAPPaaS's zones.json: install-module.sh
+    # stops there, and so does generate, with one line and nothing written.
+    monkeypatch.chdir(flake)
+    shutil.copy(FLAT_SAMPLE, flake / "litellm.json")
+    before = _snapshot(flake)
+    status, out, err = _invoke("generate", "litellm")
+    assert (status, out) == (2, "")
+    refusal = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(refusal) == 1
+    assert 'zone "srv" is Inactive' in refusal[0] and "zone-state.sh enable srv" in refusal[0]
+    assert _snapshot(flake) == before
 
 
 def test_generate_warns_below_the_sizing_minimum(flake: Path, monkeypatch: pytest.MonkeyPatch):
@@ -111,9 +132,9 @@ def test_cluster_zones_file_is_used(tmp_path: Path, flake: Path, monkeypatch):
     status, _, err = _invoke("generate", "litellm")
     assert status == 0
     assert f"VLAN 77, domain srvwork.internal (from {cluster / 'zones.json'})" in err
-    zones = write_json(tmp_path / "z.json", {"lab": {"vlantag": 5}})
+    zones = write_json(tmp_path / "z.json", {"lab": {"state": "Active", "vlantag": 5}})
     status, _, err = _invoke("generate", "litellm", "--zones", str(zones))
-    assert status == 2 and "one of the zones in" in err and ": lab\n" in err
+    assert status == 2 and "an active zone in" in err and ": lab\n" in err
 
 
 BAD_INPUTS = {
@@ -125,7 +146,7 @@ BAD_INPUTS = {
             'litellm.json: .vmname: "x_y" is not a DNS label; allowed:',
             "litellm.json: .vmid: 5 is out of range; allowed:",
             'litellm.json: .memory: "lots" is not a whole number; allowed:',
-            'litellm.json: .zone0: "moon" is not a known zone; allowed: one of the zones in',
+            'litellm.json: .zone0: "moon" is not a known zone; allowed: an active zone in',
         ],
     ),
     "unknown zone": (

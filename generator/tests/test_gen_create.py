@@ -26,6 +26,7 @@ from genhelpers import (
     shown_commands,
     shown_steps,
     stand_in,
+    zones_with_active,
 )
 from tappaas_litellm import create as create_module
 from tappaas_litellm import deploy as deploy_module
@@ -117,7 +118,8 @@ def test_dry_run_plan_for_the_sample_module_files(
 ) -> None:
     shutil.copy(sample, flake / "litellm.json")
     monkeypatch.chdir(flake)
-    result = _deploy("--create", "--dry-run")
+    zones = zones_with_active(flake.parent, "srv")
+    result = _deploy("--create", "--dry-run", "--zones", str(zones))
     assert result.exit_code == 0, result.output
     steps, commands = _plan(flake, vmtag, domain)
     assert shown_steps(result.stdout) == steps

@@ -9,12 +9,13 @@ from pathlib import Path
 from tappaas_litellm import bundled
 from tappaas_litellm.errors import InputError
 
-__all__ = ["BUNDLED_ZONES", "Zone", "ZoneTable", "load_zones"]
+__all__ = ["BUNDLED_ZONES", "DEPLOYABLE_STATES", "Zone", "ZoneTable", "load_zones"]
 
 BUNDLED_ZONES = "the bundled zones.json"
 
-# Zones whose VMs have no network until an admin changes the zone's state.
-INACTIVE_STATES = frozenset({"Inactive", "Disabled"})
+# Zone states install-module.sh deploys into (validate_zone_active); in any other state
+# (Inactive, Disabled, ...) a VM would have no network, and TAPPaaS refuses the install.
+DEPLOYABLE_STATES = frozenset({"Active", "Manual", "Mandatory"})
 
 
 @dataclass(frozen=True)
@@ -97,4 +98,7 @@ def load_zones(path: Path | None = None) -> ZoneTable:
         raise InputError(
             f"{path}:{exc.lineno}:{exc.colno}: malformed JSON in zones file: {exc.msg}"
         ) from None
+    except (RecursionError, ValueError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise InputError(f"{path}: malformed zones file: {reason}") from None
     return _parse(data, str(path))
