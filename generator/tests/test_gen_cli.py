@@ -288,3 +288,27 @@ def test_console_script_entry_point() -> None:
     assert entry.value == "tappaas_litellm.cli:main"
     result = CliRunner().invoke(entry.load(), ["--version"])
     assert result.exit_code == 0 and result.stdout.startswith("tappaas-litellm, version ")
+
+
+def test_a_copy_of_another_vms_file_never_overwrites_its_host(
+    flake: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # litellm.json saved as litellm3.json still names the VM litellm: `generate litellm3`
+    # used to overwrite hosts/litellm/ silently.
+    monkeypatch.chdir(flake)
+    assert _invoke("generate", "litellm")[0] == 0
+    shutil.copy(flake / "litellm.json", flake / "litellm3.json")
+    data = json.loads((flake / "litellm3.json").read_text())
+    data["config"]["cluster:vm"]["cores"] = 8
+    write_json(flake / "litellm3.json", data)
+    before = _snapshot(flake / "hosts")
+    status, out, err = _invoke("generate", "litellm3")
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert (status, out, len(errors)) == (2, "", 1)
+    assert "its vmname is 'litellm', not 'litellm3'" in errors[0]
+    assert "hosts/litellm/" in errors[0] and "--other-vmname" in errors[0]
+    assert _snapshot(flake / "hosts") == before
+    # Asked for explicitly, it is written, and the folder is named.
+    status, out, err = _invoke("generate", "litellm3", "--other-vmname")
+    assert status == 0 and out == "updated hosts/litellm/default.nix\n"
+    assert "host folder: hosts/litellm/ (the module file's vmname litellm)" in err

@@ -138,9 +138,13 @@ def test_vm_named_differently_from_the_file(flake: Path, recorder, monkeypatch) 
     monkeypatch.chdir(flake)
     data = json.loads((flake / "litellm.json").read_text()) | {"vmname": "gw", "zone0": "srvHome"}
     (flake / "litellm.json").write_text(json.dumps(data))
-    result = _deploy("--dry-run")
+    refused = _deploy("--dry-run")
+    assert refused.exit_code == 2 and "its vmname is 'gw', not 'litellm'" in refused.stderr
+    assert "$ " not in refused.stdout and recorder.calls == []
+    result = _deploy("--dry-run", "--other-vmname")
     assert result.exit_code == 0, result.output
     assert "note: the module file names the VM 'gw': the host is gw, not litellm" in result.stdout
+    assert "host folder: hosts/gw/ (the module file's vmname gw)" in result.stdout
     assert shown_commands(result.stdout)[1:] == [
         "git add --intent-to-add -- hosts/gw/default.nix",
         f"{SSHOPTS} nixos-rebuild switch --flake '.#gw' --target-host tappaas@gw.srvhome.internal "

@@ -20,6 +20,7 @@ from tappaas_litellm.options import (
     build_host_option,
     config_option,
     flake_dir_option,
+    other_vmname_option,
     port_option,
     target_host_option,
     wait_timeout_option,
@@ -82,12 +83,17 @@ def main() -> None:
     help="Folder of host configurations; the file goes to OUT/<vmname>/default.nix.",
 )
 @zones_option
-def generate(name: str, config: Path | None, out: Path, zones_file: Path | None) -> None:
+@other_vmname_option
+def generate(
+    name: str, config: Path | None, out: Path, zones_file: Path | None, other_vmname: bool
+) -> None:
     """Write hosts/NAME/default.nix from the module file NAME.json.
 
     Reads the flat or the nested (config."cluster:vm") shape, validates it and
-    writes the NixOS host configuration. Bad input is reported one line per
-    problem with exit status 2, and nothing is written.
+    writes the NixOS host configuration to OUT/<vmname>/, the folder named by
+    the file's vmname; a file whose vmname is not NAME is refused unless
+    --other-vmname is given. Bad input is reported one line per problem with
+    exit status 2, and nothing is written.
 
     \b
     Example:
@@ -95,7 +101,13 @@ def generate(name: str, config: Path | None, out: Path, zones_file: Path | None)
     """
     check_name(name)
     generated = prepare(
-        name, config=config, zones_file=zones_file, out_dir=out, info=_info, warn=_warn
+        name,
+        config=config,
+        zones_file=zones_file,
+        out_dir=out,
+        info=_info,
+        warn=_warn,
+        other_vmname=other_vmname,
     )
     host = generated.host
     state = write_host_file(host)
@@ -132,6 +144,7 @@ def _describe_derived(derived: dict[str, object]) -> str:
 @zones_option
 @port_option
 @wait_timeout_option
+@other_vmname_option
 @click.option(
     "--create",
     is_flag=True,
@@ -167,6 +180,7 @@ def deploy(
     zones_file: Path | None,
     port: int,
     wait_timeout: float,
+    other_vmname: bool,
     create: bool,
     node_host: str | None,
     ssh_key: Path | None,
@@ -210,6 +224,7 @@ def deploy(
         port=port,
         wait_timeout=wait_timeout,
         dry_run=dry_run,
+        other_vmname=other_vmname,
         create=CreateOptions(node_host, ssh_key, boot_timeout) if create else None,
     )
     run_deploy(options, process.get_runner())

@@ -51,6 +51,7 @@ class DeployOptions:
     port: int
     wait_timeout: float
     dry_run: bool
+    other_vmname: bool = False  # --other-vmname: the module file's vmname may differ from NAME
     create: CreateOptions | None = None  # --create: a new VM from the image when none exists
 
 
@@ -228,6 +229,7 @@ class _Deploy:
             out_dir=flake_dir / "hosts",
             info=lambda text: self.say(f"      {text}"),
             warn=self.warn,
+            other_vmname=o.other_vmname,
         )
         host_file = generated.host
         name = generated.name

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tappaas_litellm import shell
 from tappaas_litellm.config import ConfigChoice, find_config, find_zones
+from tappaas_litellm.errors import InputError
 from tappaas_litellm.model import Datastore, GatewayOf, LoadedModule, load_module_file
 from tappaas_litellm.render import HostFile, plan_host_file
 from tappaas_litellm.sizing import sizing_warnings, tier_for
@@ -44,14 +45,25 @@ def prepare(
     out_dir: Path,
     info: Say,
     warn: Say,
+    other_vmname: bool = False,
 ) -> Generated:
-    """Find and validate the module file and render the host file; nothing is written."""
+    """Find and validate the module file and render the host file; nothing is written.
+
+    A module file whose vmname is not `name` is refused unless `other_vmname`: the host is
+    written to <out_dir>/<vmname>/, another VM's folder."""
     choice = find_config(name, config)
     info(choice.describe())
     zones = find_zones(zones_file)
     module = load_module_file(choice.path, zones)
     spec = module.spec
     host = plan_host_file(spec, choice.path, out_dir)
+    folder = _shown_folder(host)
+    if spec.name != name and not other_vmname:
+        raise InputError(
+            f"{choice.path}: its vmname is {spec.name!r}, not {name!r}, so the host would go to "
+            f"{folder}, the host of {spec.name}; allowed: NAME {spec.name}, a module file "
+            f"whose vmname is {name}, or --other-vmname to write {folder} from this file"
+        )
     info(
         f"zone {spec.zone.name}: VLAN {spec.zone.vlantag}, domain {spec.zone.domain} "
         f"(from {zones.source})"
@@ -63,6 +75,7 @@ def prepare(
         info(
             f"note: the module file names the VM {spec.name!r}: the host is {spec.name}, not {name}"
         )
+    info(f"host folder: {folder} (the module file's vmname {spec.name})")
     for warning in module.warnings:
         warn(warning)
     for warning in sizing_warnings(spec.cores, spec.memory_mib):
@@ -91,6 +104,14 @@ def prepare(
         )
     describe_local_file(host.path.parent / LOCAL_FILE_NAME, host.flake_root, info=info, warn=warn)
     return Generated(choice=choice, module=module, host=host)
+
+
+def _shown_folder(host: HostFile) -> str:
+    """The host's folder, relative to the flake when it is inside one."""
+    folder = host.path.parent
+    if host.flake_root is not None and folder.is_relative_to(host.flake_root):
+        return folder.relative_to(host.flake_root).as_posix() + "/"
+    return folder.as_posix() + "/"
 
 
 def describe_local_file(local: Path, flake_root: Path | None, *, info: Say, warn: Say) -> None:
