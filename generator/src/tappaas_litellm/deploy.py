@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from tappaas_litellm.hosts import SshTarget, check_destination, parse_target
 from tappaas_litellm.process import Command, CommandNotFoundError, Runner
 from tappaas_litellm.render import write_host_file
 from tappaas_litellm.verify.command import run_verify
+from tappaas_litellm.web import open_url
 
 __all__ = [
     "DEFAULT_PORT",
@@ -106,15 +106,14 @@ def wait_until_ready(
     sleep: Callable[[float], None] = time.sleep,
 ) -> str | None:
     """Poll `url` until it answers 200; the body, or None after `timeout` seconds."""
-    # The VM is on the local network: never go through an HTTP proxy from the environment.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     pause = POLL_SECONDS if interval is None else interval
     start = clock()
     last_report = start
     last_problem = "no answer yet"
     while True:
         try:
-            with opener.open(url, timeout=min(10.0, max(1.0, timeout))) as response:
+            # The VM is on the local network: never through a proxy (web.open_url).
+            with open_url(url, min(10.0, max(1.0, timeout))) as response:
                 body = response.read(4096).decode("utf-8", "replace")
                 if response.status == 200:
                     return body

@@ -20,6 +20,7 @@ from tappaas_litellm import shell
 from tappaas_litellm.errors import InputError, StepError
 from tappaas_litellm.hosts import SshTarget
 from tappaas_litellm.process import CommandNotFoundError, Runner
+from tappaas_litellm.web import open_url
 
 __all__ = [
     "CONSUMER_ENV_FILE",
@@ -153,7 +154,7 @@ def _models(base_url: str, key: str, timeout: float) -> list[str]:
     request = urllib.request.Request(base_url.rstrip("/") + "/models")
     request.add_header("Authorization", f"Bearer {key}")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with open_url(request, timeout) as response:
             data = json.loads(response.read().decode("utf-8", "replace"))
     except urllib.error.HTTPError as exc:
         raise StepError(f"GET {base_url}/models with the key: HTTP {exc.code}") from None
