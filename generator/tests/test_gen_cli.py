@@ -40,7 +40,8 @@ def _invoke(*args: str) -> tuple[int, str, str]:
 
 def test_generate_the_sample(flake: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(flake)
-    status, out, err = _invoke("generate", "litellm", "--config", "litellm.json")
+    # --out hosts: upstream's sample, as the repository's hosts/litellm is made.
+    status, out, err = _invoke("generate", "litellm", "--config", "litellm.json", "--out", "hosts")
     assert status == 0, err
     assert out == "wrote hosts/litellm/default.nix\n"
     assert "using module file litellm.json (from --config)" in err
@@ -48,7 +49,7 @@ def test_generate_the_sample(flake: Path, monkeypatch: pytest.MonkeyPatch) -> No
     written = flake / "hosts" / "litellm" / "default.nix"
     assert written.read_text() == (GOLDEN / "litellm.nix").read_text()
     # Again: nothing changes.
-    status, out, _ = _invoke("generate", "litellm", "--config", "litellm.json")
+    status, out, _ = _invoke("generate", "litellm", "--config", "litellm.json", "--out", "hosts")
     assert (status, out) == (0, "unchanged: hosts/litellm/default.nix\n")
 
 
@@ -90,7 +91,7 @@ def test_config_precedence(tmp_path: Path, flake: Path, monkeypatch: pytest.Monk
     cluster.mkdir()
     monkeypatch.setenv("TAPPAAS_CONFIG_DIR", str(cluster))
     monkeypatch.chdir(flake)
-    host = flake / "hosts" / "litellm" / "default.nix"
+    host = flake / "site" / "hosts" / "litellm" / "default.nix"
 
     # 1. Only ./litellm.json exists.
     status, _, err = _invoke("generate", "litellm")
@@ -301,14 +302,14 @@ def test_a_copy_of_another_vms_file_never_overwrites_its_host(
     data = json.loads((flake / "litellm3.json").read_text())
     data["config"]["cluster:vm"]["cores"] = 8
     write_json(flake / "litellm3.json", data)
-    before = _snapshot(flake / "hosts")
+    before = _snapshot(flake)
     status, out, err = _invoke("generate", "litellm3")
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert (status, out, len(errors)) == (2, "", 1)
     assert "its vmname is 'litellm', not 'litellm3'" in errors[0]
-    assert "hosts/litellm/" in errors[0] and "--other-vmname" in errors[0]
-    assert _snapshot(flake / "hosts") == before
+    assert "site/hosts/litellm/" in errors[0] and "--other-vmname" in errors[0]
+    assert _snapshot(flake) == before
     # Asked for explicitly, it is written, and the folder is named.
     status, out, err = _invoke("generate", "litellm3", "--other-vmname")
-    assert status == 0 and out == "updated hosts/litellm/default.nix\n"
-    assert "host folder: hosts/litellm/ (the module file's vmname litellm)" in err
+    assert status == 0 and out == "updated site/hosts/litellm/default.nix\n"
+    assert "host folder: site/hosts/litellm/ (the module file's vmname litellm)" in err

@@ -66,7 +66,7 @@ def _plan(flake: Path, vmtag: str, domain: str) -> tuple[list[str], list[str]]:
         "[1/13] Generate the host file",
         f"[2/13] Look for VM 310 on Proxmox node tappaas2 ({NODE})",
         "[3/13] Write the host file",
-        "[4/13] Make the host file visible to the flake (git add --intent-to-add)",
+        "[4/13] Make the site's host visible to the flake (git add --intent-to-add)",
         "[5/13] Build the Proxmox image of litellm (.#litellm-proxmox)",
         f"[6/13] Copy the image and the SSH key to a fresh folder on tappaas2.mgmt.internal "
         f"({STAGING})",
@@ -82,7 +82,8 @@ def _plan(flake: Path, vmtag: str, domain: str) -> tuple[list[str], list[str]]:
         f"{NODE_SSH} 'qm status 310'",
         f"{NODE_SSH} 'qm config 310'",
         "git rev-parse --is-inside-work-tree",
-        "git add --intent-to-add -- hosts/litellm/default.nix",
+        "git add --intent-to-add --force -- site/hosts/litellm/default.nix",
+        "git diff HEAD --name-only -- hosts/litellm/default.nix modules/litellm/image.json",
         "nix --extra-experimental-features 'nix-command flakes' build "
         "--out-link result-litellm-proxmox '.#litellm-proxmox'",
         f"{NODE_SSH} 'mktemp -d -- {STAGING}'",
@@ -135,7 +136,7 @@ def test_dry_run_plan_for_the_sample_module_files(
     )
     # Nothing ran and nothing was written.
     assert recorder.calls == []
-    assert list((flake / "hosts").iterdir()) == []
+    assert list((flake / "hosts").iterdir()) == [] and not (flake / "site").exists()
 
 
 def test_dry_run_with_a_node_host_and_key_given(
@@ -153,8 +154,8 @@ def test_dry_run_with_a_node_host_and_key_given(
     commands = shown_commands(result.stdout)
     node = "ssh -o BatchMode=yes -o ConnectTimeout=10 -- root@10.0.0.12"
     assert commands[0] == f"{node} 'qm status 310'"
-    assert commands[6] == f"scp -o BatchMode=yes -- '{key}' root@10.0.0.12:{STAGING}/tappaas.pub"
-    assert f"--sshkeys {STAGING}/tappaas.pub" in commands[8]
+    assert commands[7] == f"scp -o BatchMode=yes -- '{key}' root@10.0.0.12:{STAGING}/tappaas.pub"
+    assert f"--sshkeys {STAGING}/tappaas.pub" in commands[9]
     assert "ssh-keygen -R 10.2.20.15" in commands
     assert "-- tappaas@10.2.20.15 true   (every 5 s, up to 90 s)" in commands[-2]
     assert recorder.calls == []
@@ -407,7 +408,7 @@ def test_first_install_from_nothing(
         *("switch", "--flake", ".#litellm", "--target-host", "tappaas@127.0.0.1", "--sudo")
     ]
     # The host file was written and git knows it before the image was built.
-    host = git_flake / "hosts" / "litellm" / "default.nix"
+    host = git_flake / "site" / "hosts" / "litellm" / "default.nix"
     assert "tappaas.vm.proxmox" in host.read_text()
     assert len(verified) == 1
     out = result.stdout

@@ -12,7 +12,7 @@ from tappaas_litellm.config import check_name, find_config, find_zones
 from tappaas_litellm.create import CreateOptions
 from tappaas_litellm.deploy import DeployOptions, run_deploy
 from tappaas_litellm.errors import InputError
-from tappaas_litellm.generate import prepare
+from tappaas_litellm.generate import prepare, register_site_host
 from tappaas_litellm.key import read_master_key, ssh_target
 from tappaas_litellm.model import load_module_file
 from tappaas_litellm.options import (
@@ -29,6 +29,7 @@ from tappaas_litellm.options import (
 from tappaas_litellm.render import write_host_file
 from tappaas_litellm.service_key_cli import service_key, tappaas_service
 from tappaas_litellm.service_keys_cli import service_keys
+from tappaas_litellm.site import SITE_HOSTS
 from tappaas_litellm.sizing import derived_sizing
 from tappaas_litellm.upgrade_command import upgrade
 from tappaas_litellm.verify.command import verify
@@ -78,26 +79,30 @@ def main() -> None:
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
-    default=Path("hosts"),
+    default=SITE_HOSTS,
     show_default=True,
-    help="Folder of host configurations; the file goes to OUT/<vmname>/default.nix.",
+    help="Folder of host configurations; the file goes to OUT/<vmname>/default.nix. "
+    "site/hosts is this site's, never tracked upstream (hosts/ holds upstream's samples).",
 )
 @zones_option
 @other_vmname_option
 def generate(
     name: str, config: Path | None, out: Path, zones_file: Path | None, other_vmname: bool
 ) -> None:
-    """Write hosts/NAME/default.nix from the module file NAME.json.
+    """Write site/hosts/NAME/default.nix from the module file NAME.json.
 
     Reads the flat or the nested (config."cluster:vm") shape, validates it and
     writes the NixOS host configuration to OUT/<vmname>/, the folder named by
     the file's vmname; a file whose vmname is not NAME is refused unless
-    --other-vmname is given. Bad input is reported one line per problem with
-    exit status 2, and nothing is written.
+    --other-vmname is given. In a git clone the site's files are registered
+    with `git add --intent-to-add --force` (the flake sees them; nothing is
+    committed, and `git pull` never conflicts with them). Bad input is reported
+    one line per problem with exit status 2, and nothing is written.
 
     \b
     Example:
       tappaas-litellm generate litellm --config litellm.json
+      tappaas-litellm generate litellm --config litellm.json --out hosts   # upstream's sample
     """
     check_name(name)
     generated = prepare(
@@ -111,6 +116,7 @@ def generate(
     )
     host = generated.host
     state = write_host_file(host)
+    register_site_host(host, process.get_runner(), info=_info, warn=_warn)
     if host.flake_root is not None:
         spec = generated.module.spec
         derived = derived_sizing(host.flake_root, spec.cores, spec.memory_mib, process.get_runner())
@@ -190,8 +196,9 @@ def deploy(
 
     \b
     Steps:
-      1. generate hosts/NAME/default.nix (as `generate`)
-      2. git add --intent-to-add it (and hosts/NAME/local.nix), so the flake sees them
+      1. generate site/hosts/NAME/default.nix (as `generate`)
+      2. git add --intent-to-add --force it (and local.nix, image.json there), so the
+         flake sees them; site/ is never tracked upstream, so `git pull` never conflicts
       3. nixos-rebuild switch --flake .#NAME --target-host tappaas@NAME.<zone>.internal --sudo
       4. wait until http://HOST:4000/health/readiness answers
       5. verify the VM (as `verify`)
