@@ -21,6 +21,8 @@ def test_generate_reproduces_the_committed_host(tmp_path: Path) -> None:
             "litellm",
             "--config",
             "litellm.json",
+            "--out",
+            "hosts",  # upstream's sample (a site's hosts go to site/hosts)
         ],
         cwd=tmp_path,
         capture_output=True,

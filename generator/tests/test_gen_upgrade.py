@@ -167,6 +167,14 @@ def vm(flake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     scripts.mkdir(parents=True)
     (scripts / "litellm-upgrade-helper.sh").write_text(HELPER_TEXT)
     (flake / "modules" / "litellm" / "image.json").write_text(json.dumps(OLD_PIN, indent=2) + "\n")
+    path = vm_stand_ins(tmp_path, monkeypatch)
+    monkeypatch.chdir(flake)
+    return path
+
+
+def vm_stand_ins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """ssh, nixos-rebuild and nix-prefetch-docker stand-ins on PATH, playing the VM whose
+    state is the JSON file returned."""
     bin_dir = tmp_path / "bin"
     stand_in(bin_dir, "ssh", SSH_SOURCE)
     stand_in(bin_dir, "nixos-rebuild", REBUILD_SOURCE)
@@ -200,7 +208,6 @@ def vm(flake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             }
         ),
     )
-    monkeypatch.chdir(flake)
     return path
 
 
