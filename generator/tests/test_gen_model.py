@@ -255,6 +255,9 @@ def test_cluster_zones_file(tmp_path: Path) -> None:
         ('{"_README": {}}', "no zones"),
         ('{"a": {}}', '"a".vlantag: missing'),
         ('{"a": {"vlantag": "7"}}', '"a".vlantag: "7" is not a number'),
+        ('{"a": {"vlantag": 4095}}', '"a".vlantag: 4095 is not a VLAN tag'),
+        ('{"a": {"vlantag": -1}}', '"a".vlantag: -1 is not a VLAN tag'),
+        ('{"a": {"vlantag": 1' + "0" * 30 + "}}", '"a".vlantag: 1000000000000000000000000000000'),
     ],
 )
 def test_bad_zones_file(tmp_path: Path, content: str, words: str) -> None:

@@ -64,9 +64,20 @@ def _parse(data: object, source: str) -> ZoneTable:
         if entry.get("type") == "Overlay":
             continue
         vlantag = entry.get("vlantag")
-        if isinstance(vlantag, bool) or not isinstance(vlantag, int):
-            problem = "missing" if vlantag is None else f"{json.dumps(vlantag)} is not a number"
-            problems.append(f"{source}: {json.dumps(name)}.vlantag: {problem}; allowed: a VLAN tag")
+        shown = json.dumps(vlantag)[:40]
+        if vlantag is None:
+            problem = "missing"
+        elif isinstance(vlantag, bool) or not isinstance(vlantag, int):
+            problem = f"{shown} is not a number"
+        elif not 0 <= vlantag <= 4094:
+            problem = f"{shown} is not a VLAN tag"
+        else:
+            problem = ""
+        if problem:
+            problems.append(
+                f"{source}: {json.dumps(name)[:80]}.vlantag: {problem}; allowed: a VLAN tag "
+                "from 0 (untagged) to 4094"
+            )
             continue
         zones[name] = Zone(
             name=name,
