@@ -109,7 +109,7 @@ def prepare(
 
 def _shown_folder(host: HostFile) -> str:
     """The host's folder, relative to the flake when it is inside one."""
-    folder = host.path.parent
+    folder = host.path.parent.resolve()
     if host.flake_root is not None and folder.is_relative_to(host.flake_root):
         return folder.relative_to(host.flake_root).as_posix() + "/"
     return folder.as_posix() + "/"

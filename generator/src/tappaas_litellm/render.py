@@ -87,7 +87,7 @@ def source_label(source: Path, flake_root: Path | None) -> str:
     return resolved.as_posix()
 
 
-def render_host(spec: VmSpec, *, source: str, module: str, profile: str, pin: str = "") -> str:
+def render_host(spec: VmSpec, *, source: str, module: str, profile: str) -> str:
     """The text of hosts/<name>/default.nix (deterministic for the same arguments)."""
     tier = tier_for(spec.cores, spec.memory_mib)
     tier_text = tier.describe() if tier else f"below the minimum, {MINIMUM.describe()}"
@@ -100,7 +100,8 @@ def render_host(spec: VmSpec, *, source: str, module: str, profile: str, pin: st
         source=source,
         regenerate=regenerate,
         tier=tier_text,
-        imports={"module": module, "profile": profile, "pin": pin or f"{module}/image-pin.nix"},
+        # A host's own image.json (written by `upgrade`) is read by the module's image-pin.nix.
+        imports={"module": module, "profile": profile, "pin": f"{module}/image-pin.nix"},
         datastore=role if isinstance(role, Datastore) else None,
         gateway_of=(
             {"name": role.datastore, "host": f"{role.datastore}.{spec.zone.domain}"}

@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 
 from tappaas_litellm.errors import InputError
+from tappaas_litellm.image_pin import PIN_FILE as UPSTREAM_PIN
 from tappaas_litellm.process import Command
 
 __all__ = [
@@ -73,9 +74,6 @@ def register_command(flake_root: Path, files: list[Path]) -> Command:
     (--force: site/ is in .gitignore)."""
     relative = [os.path.relpath(path.resolve(), flake_root.resolve()) for path in files]
     return Command(("git", "add", "--intent-to-add", "--force", "--", *relative), cwd=flake_root)
-
-
-UPSTREAM_PIN = Path("modules/litellm/image.json")
 
 
 def check_old_layout(flake_root: Path, name: str) -> None:
