@@ -265,3 +265,12 @@ def test_bad_zones_file(tmp_path: Path, content: str, words: str) -> None:
     path.write_text(content)
     with pytest.raises(InputError, match=words):
         load_zones(path)
+
+
+def test_a_missing_proxy_port_is_named() -> None:
+    # TAPPaaS's firewall:proxy forwards to proxyPort, 80 when absent: nothing listens there.
+    data = _nested()
+    del data["config"]["firewall:proxy"]["proxyPort"]
+    warnings = _parse(data)[2]
+    assert any(".proxyPort not set" in w and '"proxyPort": 4000' in w for w in warnings)
+    assert not any("proxyPort" in w for w in _parse(_nested())[2])
