@@ -20,16 +20,33 @@
     let
       system = "x86_64-linux";
 
-      # Every folder hosts/<name>/ with a default.nix is a NixOS configuration,
+      # Every folder <root>/<name>/ with a default.nix is a NixOS configuration,
       # so a newly generated host needs no edit of this file.
-      hostEntries = builtins.readDir ./hosts;
-      hostNames = builtins.filter (
-        name: hostEntries.${name} == "directory" && builtins.pathExists (./hosts + "/${name}/default.nix")
-      ) (builtins.attrNames hostEntries);
+      hostsIn =
+        root:
+        let
+          entries = if builtins.pathExists root then builtins.readDir root else { };
+          isHost =
+            name:
+            entries.${name} == "directory" && builtins.pathExists (root + "/${name}/default.nix");
+        in
+        builtins.listToAttrs (
+          map (name: {
+            inherit name;
+            value = root + "/${name}";
+          }) (builtins.filter isHost (builtins.attrNames entries))
+        );
+
+      # hosts/ holds upstream's samples; site/hosts/ this site's own hosts, which
+      # `tappaas-litellm generate` and `deploy` write (site/ is never tracked
+      # upstream, so `git pull` never conflicts with them). A site host replaces
+      # the sample of the same name.
+      hostDirs = hostsIn ./hosts // hostsIn ./site/hosts;
+      hostNames = builtins.attrNames hostDirs;
 
       # The modules of a host: its configuration and its image share them.
       hostModules = name: [
-        (./hosts + "/${name}")
+        hostDirs.${name}
         {
           nixpkgs.hostPlatform = system;
           system.configurationRevision = self.rev or self.dirtyRev or null;

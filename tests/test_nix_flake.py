@@ -151,6 +151,29 @@ def test_every_host_folder_becomes_a_configuration(tmp_path: Path) -> None:
     assert first_module == str(hosts / "gateway2")
 
 
+def test_a_site_host_replaces_the_sample_of_its_name(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "flake.nix", tmp_path / "flake.nix")
+    for folder in ("hosts/litellm", "hosts/sample2", "site/hosts/litellm", "site/hosts/gw"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "default.nix").write_text("{ }\n")
+    (tmp_path / "site" / "hosts" / "half-done").mkdir()
+    modules = nix_eval(
+        f"builtins.mapAttrs (n: c: toString (builtins.head c.nixosSystemArgs.modules)) "
+        f"({STUB_INPUTS}).nixosConfigurations",
+        tmp_path,
+    )
+    assert modules == {
+        "gw": str(tmp_path / "site" / "hosts" / "gw"),
+        "litellm": str(tmp_path / "site" / "hosts" / "litellm"),
+        "sample2": str(tmp_path / "hosts" / "sample2"),
+    }
+    assert "/site/" in (ROOT / ".gitignore").read_text().splitlines()
+    tracked = subprocess.run(
+        ["git", "ls-files", "--", "site"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert tracked == ""  # upstream never tracks a site's files
+
+
 def test_the_repository_hosts_are_found() -> None:
     names = nix_eval(f"builtins.attrNames ({STUB_INPUTS}).nixosConfigurations", ROOT)
     expected = sorted(p.parent.name for p in (ROOT / "hosts").glob("*/default.nix"))

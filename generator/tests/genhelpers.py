@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -15,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
-from tappaas_litellm import process
+from tappaas_litellm import bundled, process
 from tappaas_litellm.cli import main
+from tappaas_litellm.zones import ZoneTable
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -134,3 +136,20 @@ def shown_commands(output: str) -> list[str]:
 def shown_steps(output: str) -> list[str]:
     """The step headers of a plan (`[n/N] ...` lines)."""
     return [line for line in output.splitlines() if line.startswith("[")]
+
+
+def zones_with_active(folder: Path, *names: str) -> Path:
+    """A copy of TAPPaaS's zones.json with the zones `names` made Active (the 2026-02 sample
+    module file lives in `srv`, Inactive in today's zones.json)."""
+    data = bundled.read_json("data/zones.json")
+    for name in names:
+        data[name]["state"] = "Active"
+    return write_json(folder / "zones.json", data)
+
+
+def table_with_active(table: ZoneTable, *names: str) -> ZoneTable:
+    """`table` with the zones `names` made Active."""
+    zones = dict(table.zones)
+    for name in names:
+        zones[name] = dataclasses.replace(zones[name], state="Active")
+    return ZoneTable(zones=zones, source=table.source)

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from genhelpers import FLAT_SAMPLE, GOLDEN, NESTED_SAMPLE, run_cli, write_json
+from genhelpers import (
+    FLAT_SAMPLE,
+    GOLDEN,
+    NESTED_SAMPLE,
+    run_cli,
+    write_json,
+    zones_with_active,
+)
 
 
 def _snapshot(root: Path) -> dict[str, bytes | None]:
@@ -33,7 +40,8 @@ def _invoke(*args: str) -> tuple[int, str, str]:
 
 def test_generate_the_sample(flake: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(flake)
-    status, out, err = _invoke("generate", "litellm", "--config", "litellm.json")
+    # --out hosts: upstream's sample, as the repository's hosts/litellm is made.
+    status, out, err = _invoke("generate", "litellm", "--config", "litellm.json", "--out", "hosts")
     assert status == 0, err
     assert out == "wrote hosts/litellm/default.nix\n"
     assert "using module file litellm.json (from --config)" in err
@@ -41,17 +49,31 @@ def test_generate_the_sample(flake: Path, monkeypatch: pytest.MonkeyPatch) -> No
     written = flake / "hosts" / "litellm" / "default.nix"
     assert written.read_text() == (GOLDEN / "litellm.nix").read_text()
     # Again: nothing changes.
-    status, out, _ = _invoke("generate", "litellm", "--config", "litellm.json")
+    status, out, _ = _invoke("generate", "litellm", "--config", "litellm.json", "--out", "hosts")
     assert (status, out) == (0, "unchanged: hosts/litellm/default.nix\n")
 
 
 def test_generate_reports_unknown_fields_once(flake: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(flake)
     shutil.copy(FLAT_SAMPLE, flake / "litellm.json")
-    status, _, err = _invoke("generate", "litellm")
+    zones = zones_with_active(flake.parent, "srv")
+    status, _, err = _invoke("generate", "litellm", "--zones", str(zones))
     assert status == 0
     assert err.count("unknown field") == 1 and ".author" in err
-    assert "zone srv is Inactive" in err
+
+
+def test_a_zone_install_module_refuses_is_refused(flake: Path, monkeypatch: pytest.MonkeyPatch):
+    # The 2026-02 sample lives in srv, Inactive in TAPPaaS's zones.json: install-module.sh
+    # stops there, and so does generate, with one line and nothing written.
+    monkeypatch.chdir(flake)
+    shutil.copy(FLAT_SAMPLE, flake / "litellm.json")
+    before = _snapshot(flake)
+    status, out, err = _invoke("generate", "litellm")
+    assert (status, out) == (2, "")
+    refusal = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(refusal) == 1
+    assert 'zone "srv" is Inactive' in refusal[0] and "zone-state.sh enable srv" in refusal[0]
+    assert _snapshot(flake) == before
 
 
 def test_generate_warns_below_the_sizing_minimum(flake: Path, monkeypatch: pytest.MonkeyPatch):
@@ -69,7 +91,7 @@ def test_config_precedence(tmp_path: Path, flake: Path, monkeypatch: pytest.Monk
     cluster.mkdir()
     monkeypatch.setenv("TAPPAAS_CONFIG_DIR", str(cluster))
     monkeypatch.chdir(flake)
-    host = flake / "hosts" / "litellm" / "default.nix"
+    host = flake / "site" / "hosts" / "litellm" / "default.nix"
 
     # 1. Only ./litellm.json exists.
     status, _, err = _invoke("generate", "litellm")
@@ -111,9 +133,9 @@ def test_cluster_zones_file_is_used(tmp_path: Path, flake: Path, monkeypatch):
     status, _, err = _invoke("generate", "litellm")
     assert status == 0
     assert f"VLAN 77, domain srvwork.internal (from {cluster / 'zones.json'})" in err
-    zones = write_json(tmp_path / "z.json", {"lab": {"vlantag": 5}})
+    zones = write_json(tmp_path / "z.json", {"lab": {"state": "Active", "vlantag": 5}})
     status, _, err = _invoke("generate", "litellm", "--zones", str(zones))
-    assert status == 2 and "one of the zones in" in err and ": lab\n" in err
+    assert status == 2 and "an active zone in" in err and ": lab\n" in err
 
 
 BAD_INPUTS = {
@@ -125,7 +147,7 @@ BAD_INPUTS = {
             'litellm.json: .vmname: "x_y" is not a DNS label; allowed:',
             "litellm.json: .vmid: 5 is out of range; allowed:",
             'litellm.json: .memory: "lots" is not a whole number; allowed:',
-            'litellm.json: .zone0: "moon" is not a known zone; allowed: one of the zones in',
+            'litellm.json: .zone0: "moon" is not a known zone; allowed: an active zone in',
         ],
     ),
     "unknown zone": (
@@ -267,3 +289,27 @@ def test_console_script_entry_point() -> None:
     assert entry.value == "tappaas_litellm.cli:main"
     result = CliRunner().invoke(entry.load(), ["--version"])
     assert result.exit_code == 0 and result.stdout.startswith("tappaas-litellm, version ")
+
+
+def test_a_copy_of_another_vms_file_never_overwrites_its_host(
+    flake: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # litellm.json saved as litellm3.json still names the VM litellm: `generate litellm3`
+    # used to overwrite hosts/litellm/ silently.
+    monkeypatch.chdir(flake)
+    assert _invoke("generate", "litellm")[0] == 0
+    shutil.copy(flake / "litellm.json", flake / "litellm3.json")
+    data = json.loads((flake / "litellm3.json").read_text())
+    data["config"]["cluster:vm"]["cores"] = 8
+    write_json(flake / "litellm3.json", data)
+    before = _snapshot(flake)
+    status, out, err = _invoke("generate", "litellm3")
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert (status, out, len(errors)) == (2, "", 1)
+    assert "its vmname is 'litellm', not 'litellm3'" in errors[0]
+    assert "site/hosts/litellm/" in errors[0] and "--other-vmname" in errors[0]
+    assert _snapshot(flake) == before
+    # Asked for explicitly, it is written, and the folder is named.
+    status, out, err = _invoke("generate", "litellm3", "--other-vmname")
+    assert status == 0 and out == "updated site/hosts/litellm/default.nix\n"
+    assert "host folder: site/hosts/litellm/ (the module file's vmname litellm)" in err

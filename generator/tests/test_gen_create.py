@@ -26,6 +26,7 @@ from genhelpers import (
     shown_commands,
     shown_steps,
     stand_in,
+    zones_with_active,
 )
 from tappaas_litellm import create as create_module
 from tappaas_litellm import deploy as deploy_module
@@ -39,7 +40,8 @@ VM_SSH_OPTIONS = (
     "-o BatchMode=yes -o ConnectTimeout=5 -o ServerAliveInterval=5 -o ServerAliveCountMax=2 "
     "-o StrictHostKeyChecking=accept-new"
 )
-STAGING = "/var/tmp/tappaas-litellm-310"
+STAGING = "/var/tmp/tappaas-litellm-310.XXXXXXXXXX"  # what mktemp -d fills in on the node
+OLD_STAGING = "/var/tmp/tappaas-litellm-310"  # the fixed folder of earlier versions
 IMAGE = "vzdump-qemu-310-litellm.vma.zst"
 
 
@@ -64,9 +66,10 @@ def _plan(flake: Path, vmtag: str, domain: str) -> tuple[list[str], list[str]]:
         "[1/13] Generate the host file",
         f"[2/13] Look for VM 310 on Proxmox node tappaas2 ({NODE})",
         "[3/13] Write the host file",
-        "[4/13] Make the host file visible to the flake (git add --intent-to-add)",
+        "[4/13] Make the site's host visible to the flake (git add --intent-to-add)",
         "[5/13] Build the Proxmox image of litellm (.#litellm-proxmox)",
-        f"[6/13] Copy the image and the SSH key to tappaas2.mgmt.internal:{STAGING}",
+        f"[6/13] Copy the image and the SSH key to a fresh folder on tappaas2.mgmt.internal "
+        f"({STAGING})",
         "[7/13] Restore the image as VM 310 on storage tanka1",
         "[8/13] Set what the image cannot carry: tags, SSH key, EFI disk (VM 310)",
         "[9/13] Start VM 310",
@@ -79,10 +82,11 @@ def _plan(flake: Path, vmtag: str, domain: str) -> tuple[list[str], list[str]]:
         f"{NODE_SSH} 'qm status 310'",
         f"{NODE_SSH} 'qm config 310'",
         "git rev-parse --is-inside-work-tree",
-        "git add --intent-to-add -- hosts/litellm/default.nix",
+        "git add --intent-to-add --force -- site/hosts/litellm/default.nix",
+        "git diff HEAD --name-only -- hosts/litellm/default.nix modules/litellm/image.json",
         "nix --extra-experimental-features 'nix-command flakes' build "
         "--out-link result-litellm-proxmox '.#litellm-proxmox'",
-        f"{NODE_SSH} 'mkdir -p -- {STAGING}'",
+        f"{NODE_SSH} 'mktemp -d -- {STAGING}'",
         f"scp -o BatchMode=yes -- {image} {NODE}:{STAGING}/",
         f"scp -o BatchMode=yes -- {key} {NODE}:{STAGING}/tappaas.pub",
         f"{NODE_SSH} 'qmrestore {STAGING}/{IMAGE} 310 --storage tanka1 --unique 1'",
@@ -117,7 +121,8 @@ def test_dry_run_plan_for_the_sample_module_files(
 ) -> None:
     shutil.copy(sample, flake / "litellm.json")
     monkeypatch.chdir(flake)
-    result = _deploy("--create", "--dry-run")
+    zones = zones_with_active(flake.parent, "srv")
+    result = _deploy("--create", "--dry-run", "--zones", str(zones))
     assert result.exit_code == 0, result.output
     steps, commands = _plan(flake, vmtag, domain)
     assert shown_steps(result.stdout) == steps
@@ -131,7 +136,7 @@ def test_dry_run_plan_for_the_sample_module_files(
     )
     # Nothing ran and nothing was written.
     assert recorder.calls == []
-    assert list((flake / "hosts").iterdir()) == []
+    assert list((flake / "hosts").iterdir()) == [] and not (flake / "site").exists()
 
 
 def test_dry_run_with_a_node_host_and_key_given(
@@ -149,8 +154,8 @@ def test_dry_run_with_a_node_host_and_key_given(
     commands = shown_commands(result.stdout)
     node = "ssh -o BatchMode=yes -o ConnectTimeout=10 -- root@10.0.0.12"
     assert commands[0] == f"{node} 'qm status 310'"
-    assert commands[6] == f"scp -o BatchMode=yes -- '{key}' root@10.0.0.12:{STAGING}/tappaas.pub"
-    assert f"--sshkeys {STAGING}/tappaas.pub" in commands[8]
+    assert commands[7] == f"scp -o BatchMode=yes -- '{key}' root@10.0.0.12:{STAGING}/tappaas.pub"
+    assert f"--sshkeys {STAGING}/tappaas.pub" in commands[9]
     assert "ssh-keygen -R 10.2.20.15" in commands
     assert "-- tappaas@10.2.20.15 true   (every 5 s, up to 90 s)" in commands[-2]
     assert recorder.calls == []
@@ -159,12 +164,18 @@ def test_dry_run_with_a_node_host_and_key_given(
 # -- a Proxmox node and a new VM, played at the SSH boundary ---------------------------------
 
 PROXMOX = r"""
-import json, os, sys
+import json, os, random, shutil, string, sys
 state_file = {state!r}
 log = {log!r}
+root = {node_root!r}  # the node's file system: node path P is root + P
 args = sys.argv[1:]
 cut = args.index("--")
 dest, command = args[cut + 1], " ".join(args[cut + 2:])
+def read(path):
+    try:
+        return open(root + path, "rb").read().decode()
+    except OSError:
+        return None
 with open(log, "a") as out:
     out.write(json.dumps({{"program": "ssh", "options": args[:cut], "dest": dest,
                           "command": command}}) + "\n")
@@ -187,27 +198,41 @@ if command == "qm status 310":
     print("status: " + vm["status"])
 elif command == "qm config 310":
     print("boot: order=virtio0\ncores: 4\nname: " + vm["name"] + "\nnet0: virtio=BC:24:11:00:00:01")
-elif command.startswith("mkdir -p -- /var/tmp/tappaas-litellm-310"):
-    pass
+elif command.startswith("mkdir -p -- /var/tmp/"):
+    os.makedirs(root + command.split()[-1], exist_ok=True)
+elif command.startswith("mktemp -d -- /var/tmp/"):
+    # as mktemp -d: the X's filled in at random, the folder made 0700, never one that exists
+    template = command.split()[-1]
+    while True:
+        made = template.replace("XXXXXXXXXX", "".join(
+            random.choice(string.ascii_letters + string.digits) for _ in range(10)))
+        try:
+            os.mkdir(root + made, 0o700)
+            break
+        except FileExistsError:
+            continue
+    print(made)
 elif command.startswith("qmrestore "):
     if vm is not None:
         print("unable to restore VM 310 - VM exists", file=sys.stderr); sys.exit(255)
     archive = command.split()[1]
-    if not os.path.exists(state.get("staged", {{}}).get(os.path.basename(archive), "")):
+    image = read(archive)
+    if image is None:
         print("unable to open " + archive, file=sys.stderr); sys.exit(255)
-    state["vm"] = {{"name": "litellm", "status": "stopped"}}
+    state["vm"] = {{"name": "litellm", "status": "stopped", "image": image}}
     print("restore vma archive: ...")
 elif command.startswith("qm set 310 "):
     if vm is None:
         print("VM 310 does not exist", file=sys.stderr); sys.exit(2)
     words = command.split()
-    key = state.get("staged", {{}}).get(words[words.index("--sshkeys") + 1].rsplit("/", 1)[1])
-    if key is None or not open(key).read().startswith("ssh-"):
+    key = read(words[words.index("--sshkeys") + 1])
+    if key is None or not key.startswith("ssh-"):
         print("qm set: no such key file", file=sys.stderr); sys.exit(2)
     vm["set"] = command
+    vm["sshkeys"] = key
     print("update VM 310: " + command[len("qm set 310 "):])
 elif command.startswith("rm -rf -- /var/tmp/tappaas-litellm-310"):
-    state["staged"] = {{}}
+    shutil.rmtree(root + command.split()[-1], ignore_errors=True)
 elif command == "qm start 310":
     vm["status"] = "running"
     state["started"] = True
@@ -218,7 +243,6 @@ save()
 
 SCP = r"""
 import json, os, sys
-state_file = {state!r}
 log = {log!r}
 args = sys.argv[1:]
 cut = args.index("--")
@@ -226,14 +250,17 @@ sources, dest = args[cut + 1:-1], args[-1]
 with open(log, "a") as out:
     out.write(json.dumps({{"program": "scp", "options": args[:cut], "sources": sources,
                           "dest": dest}}) + "\n")
-state = json.load(open(state_file)) if os.path.exists(state_file) else {{}}
-state.setdefault("staged", {{}})
+root = {node_root!r}
+path = dest.split(":", 1)[1]
 for source in sources:
     if not os.path.isfile(source):
         print("scp: " + source + ": No such file or directory", file=sys.stderr); sys.exit(1)
-    name = os.path.basename(source) if dest.endswith("/") else dest.rsplit("/", 1)[1]
-    state["staged"][name] = os.path.realpath(source)
-json.dump(state, open(state_file, "w"))
+    target = root + (path + os.path.basename(source) if path.endswith("/") else path)
+    try:  # as scp does: open the target for writing, following a symlink there
+        with open(source, "rb") as data, open(target, "wb") as out:
+            out.write(data.read())
+    except OSError as exc:
+        print("scp: " + path + ": " + exc.strerror, file=sys.stderr); sys.exit(1)
 """
 
 NIX = r"""
@@ -288,8 +315,12 @@ def proxmox(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     world.mkdir()
     bin_dir = tmp_path / "bin"
     state, log = str(world / "proxmox.json"), str(world / "calls.jsonl")
-    stand_in(bin_dir, "ssh", PROXMOX.format(state=state, log=log))
-    stand_in(bin_dir, "scp", SCP.format(state=state, log=log))
+    node_root = world / "node"
+    (node_root / "var" / "tmp").mkdir(parents=True)
+    (node_root / "var" / "tmp").chmod(0o1777)
+    (node_root / "etc").mkdir()
+    stand_in(bin_dir, "ssh", PROXMOX.format(state=state, log=log, node_root=str(node_root)))
+    stand_in(bin_dir, "scp", SCP.format(log=log, node_root=str(node_root)))
     stand_in(bin_dir, "nix", NIX.format(log=log, store=str(world / "store-image")))
     for name in ("ssh-keygen", "nixos-rebuild"):
         stand_in(bin_dir, name, RECORD.format(log=log, name=name))
@@ -344,15 +375,19 @@ def test_first_install_from_nothing(
         "ssh-keygen", "ssh", "ssh",  # forget the old host key; the VM answers at the 2nd try
         "nixos-rebuild",
     ]  # fmt: skip
+    staging = _staging(result.stdout)
     assert _nodeshown_commands(proxmox) == [
         "qm status 310",
-        f"mkdir -p -- {STAGING}",
-        f"qmrestore {STAGING}/{IMAGE} 310 --storage tanka1 --unique 1",
-        f"qm set 310 --tags TAPPaaS,App,AI --ciuser tappaas --sshkeys {STAGING}/tappaas.pub "
+        f"mktemp -d -- {STAGING}",
+        f"qmrestore {staging}/{IMAGE} 310 --storage tanka1 --unique 1",
+        f"qm set 310 --tags TAPPaaS,App,AI --ciuser tappaas --sshkeys {staging}/tappaas.pub "
         "--ipconfig0 ip=dhcp --efidisk0 tanka1:1,efitype=4m,pre-enrolled-keys=0",
-        f"rm -rf -- {STAGING}",
+        f"rm -rf -- {staging}",
         "qm start 310",
     ]
+    vm = json.loads((proxmox / "proxmox.json").read_text())["vm"]
+    assert (vm["image"], vm["sshkeys"]) == ("VMA image", KEY + "\n")
+    assert list((proxmox / "node" / "var" / "tmp").iterdir()) == []  # the folder is removed
     for call in calls:
         if call["program"] == "ssh" and call["dest"] == NODE:
             assert call["options"] == ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
@@ -364,16 +399,16 @@ def test_first_install_from_nothing(
     ]
     image, key = calls[3], calls[4]
     assert image["sources"] == [str(git_flake / "result-litellm-proxmox" / IMAGE)]
-    assert image["dest"] == f"{NODE}:{STAGING}/"
+    assert image["dest"] == f"{NODE}:{staging}/"
     assert key["sources"] == [str(Path.home() / ".ssh" / "id_ed25519.pub")]
-    assert key["dest"] == f"{NODE}:{STAGING}/tappaas.pub"
+    assert key["dest"] == f"{NODE}:{staging}/tappaas.pub"
     assert calls[9]["args"] == ["-R", "127.0.0.1"]
     assert calls[11]["dest"] == "tappaas@127.0.0.1" and calls[11]["command"] == "true"
     assert calls[12]["args"] == [
         *("switch", "--flake", ".#litellm", "--target-host", "tappaas@127.0.0.1", "--sudo")
     ]
     # The host file was written and git knows it before the image was built.
-    host = git_flake / "hosts" / "litellm" / "default.nix"
+    host = git_flake / "site" / "hosts" / "litellm" / "default.nix"
     assert "tappaas.vm.proxmox" in host.read_text()
     assert len(verified) == 1
     out = result.stdout
@@ -382,6 +417,46 @@ def test_first_install_from_nothing(
     assert "tappaas@127.0.0.1 answers after" in out
     assert out.endswith("Deployed litellm. Read the master key with: tappaas-litellm key litellm "
                         "--host tappaas@127.0.0.1\n")  # fmt: skip
+
+
+def _staging(stdout: str) -> str:
+    """The fresh folder the node's mktemp made, as the deploy reports it."""
+    lines = [line.strip() for line in stdout.splitlines() if line.strip().startswith("folder: ")]
+    assert len(lines) == 1, stdout
+    folder = lines[0].removeprefix("folder: ")
+    assert folder.startswith(OLD_STAGING + ".") and folder != STAGING
+    return folder
+
+
+def test_a_folder_planted_on_the_node_changes_nothing(
+    git_flake: Path, proxmox: Path, ready: int, verified: list, monkeypatch
+) -> None:
+    # A local user of the node creates the old staging folder first: their image, their key,
+    # and a symlink that once made root's copy overwrite a root-owned file.
+    node = proxmox / "node"
+    victim = node / "etc" / "pve-secret"
+    victim.write_text("root-owned\n")
+    planted = node / OLD_STAGING.lstrip("/")
+    planted.mkdir(mode=0o777)
+    (planted / IMAGE).write_text("attacker's image")
+    (planted / "tappaas.pub").symlink_to(victim)
+    for guess in ("AAAAAAAAAA", "XXXXXXXXXX"):  # a guessed name of the fresh folder as well
+        (node / f"{OLD_STAGING.lstrip('/')}.{guess}").symlink_to(planted)
+    before = {p.name: (p.is_symlink(), p.read_bytes()) for p in planted.iterdir()}
+    monkeypatch.chdir(git_flake)
+    result = _deploy(
+        *("--create", "--target-host", "tappaas@127.0.0.1"),
+        *("--port", str(ready), "--wait-timeout", "20", "--boot-timeout", "20"),
+    )
+    assert result.exit_code == 0, result.output
+    staging = _staging(result.stdout)
+    assert not staging.endswith((".AAAAAAAAAA", ".XXXXXXXXXX"))
+    vm = json.loads((proxmox / "proxmox.json").read_text())["vm"]
+    assert vm["image"] == "VMA image"  # the image built here, not the planted one
+    assert vm["sshkeys"] == KEY + "\n"  # the CI/CD machine's key
+    assert victim.read_text() == "root-owned\n"
+    assert {p.name: (p.is_symlink(), p.read_bytes()) for p in planted.iterdir()} == before
+    assert not (node / staging.lstrip("/")).exists()
 
 
 def _existing(world: Path, name: str, status: str = "running") -> None:
@@ -467,8 +542,9 @@ def test_a_failed_restore_says_where_the_copied_files_are(
     result = _deploy("--create")
     assert result.exit_code == 255
     assert "error: step 7/13 failed: ssh exited with status 255" in result.stderr
-    assert f"remove them with: ssh {NODE} rm -rf -- {STAGING}" in result.stderr
-    assert f"unable to open {STAGING}/{IMAGE}" in result.stderr
+    staging = _staging(result.stdout)
+    assert f"remove them with: ssh {NODE} rm -rf -- {staging}" in result.stderr
+    assert f"unable to open {staging}/{IMAGE}" in result.stderr
     assert "qm set" not in " ".join(_nodeshown_commands(proxmox))
     assert verified == []
 
@@ -480,7 +556,12 @@ def test_waiting_for_ssh_is_bounded(
     # This node never really starts the VM: it never answers.
     never_up = PROXMOX.replace('state["started"] = True', "pass")
     state, log = str(proxmox / "proxmox.json"), str(proxmox / "calls.jsonl")
-    stand_in(proxmox.parent / "bin", "ssh", never_up.format(state=state, log=log))
+    node_root = str(proxmox / "node")
+    stand_in(
+        proxmox.parent / "bin",
+        "ssh",
+        never_up.format(state=state, log=log, node_root=node_root),
+    )
     result = _deploy("--create", "--boot-timeout", "0.3")
     assert result.exit_code == 1
     assert (

@@ -25,6 +25,7 @@ from tappaas_litellm import deploy as deploy_module
 
 DEFAULT_TARGET = "tappaas@litellm.srvwork.internal"
 SSHOPTS = "NIX_SSHOPTS='-o StrictHostKeyChecking=accept-new'"
+GIT_DIFF = "git diff HEAD --name-only -- hosts/litellm/default.nix modules/litellm/image.json"
 
 
 def _deploy(*args: str) -> Result:
@@ -88,24 +89,25 @@ def test_dry_run_plan_default_target(flake: Path, recorder: RecordingRunner, mon
     assert result.exit_code == 0, result.output
     assert shown_steps(result.stdout) == [
         "[1/5] Generate the host file",
-        "[2/5] Make the host file visible to the flake (git add --intent-to-add)",
+        "[2/5] Make the site's host visible to the flake (git add --intent-to-add)",
         f"[3/5] Build and switch litellm on {DEFAULT_TARGET}",
         "[4/5] Wait until LiteLLM is ready",
         "[5/5] Verify the deployment",
     ]
     assert shown_commands(result.stdout) == [
         "git rev-parse --is-inside-work-tree",
-        "git add --intent-to-add -- hosts/litellm/default.nix",
+        "git add --intent-to-add --force -- site/hosts/litellm/default.nix",
+        GIT_DIFF,
         f"{SSHOPTS} nixos-rebuild switch --flake '.#litellm' --target-host {DEFAULT_TARGET} --sudo",
     ]
     out = result.stdout
-    assert "would write hosts/litellm/default.nix (new)" in out
+    assert "would write site/hosts/litellm/default.nix (new)" in out
     assert "GET http://litellm.srvwork.internal:4000/health/readiness" in out
     assert "tappaas-litellm verify litellm --host litellm.srvwork.internal --user tappaas " in out
     assert out.endswith("Dry run complete. Read the master key with: tappaas-litellm key litellm\n")
     # Nothing ran and nothing was written.
     assert recorder.calls == []
-    assert list((flake / "hosts").iterdir()) == []
+    assert list((flake / "hosts").iterdir()) == [] and not (flake / "site").exists()
 
 
 def test_dry_run_plan_overridden_target(flake: Path, recorder: RecordingRunner, monkeypatch):
@@ -117,7 +119,8 @@ def test_dry_run_plan_overridden_target(flake: Path, recorder: RecordingRunner, 
     assert result.exit_code == 0, result.output
     assert shown_commands(result.stdout) == [
         "git rev-parse --is-inside-work-tree",
-        "git add --intent-to-add -- hosts/litellm/default.nix",
+        "git add --intent-to-add --force -- site/hosts/litellm/default.nix",
+        GIT_DIFF,
         "nixos-rebuild switch --flake '.#litellm' --target-host admin@10.2.20.15 --sudo "
         "--build-host builder.mgmt.internal",
     ]
@@ -138,11 +141,16 @@ def test_vm_named_differently_from_the_file(flake: Path, recorder, monkeypatch) 
     monkeypatch.chdir(flake)
     data = json.loads((flake / "litellm.json").read_text()) | {"vmname": "gw", "zone0": "srvHome"}
     (flake / "litellm.json").write_text(json.dumps(data))
-    result = _deploy("--dry-run")
+    refused = _deploy("--dry-run")
+    assert refused.exit_code == 2 and "its vmname is 'gw', not 'litellm'" in refused.stderr
+    assert "$ " not in refused.stdout and recorder.calls == []
+    result = _deploy("--dry-run", "--other-vmname")
     assert result.exit_code == 0, result.output
     assert "note: the module file names the VM 'gw': the host is gw, not litellm" in result.stdout
+    assert "host folder: site/hosts/gw/ (the module file's vmname gw)" in result.stdout
     assert shown_commands(result.stdout)[1:] == [
-        "git add --intent-to-add -- hosts/gw/default.nix",
+        "git add --intent-to-add --force -- site/hosts/gw/default.nix",
+        "git diff HEAD --name-only -- hosts/gw/default.nix modules/litellm/image.json",
         f"{SSHOPTS} nixos-rebuild switch --flake '.#gw' --target-host tappaas@gw.srvhome.internal "
         "--sudo",
     ]
@@ -158,7 +166,12 @@ def test_deploy_runs_the_commands_in_order(
     assert result.exit_code == 0, result.output
     assert [(c.argv, c.cwd, c.env) for c in recorder.calls] == [
         (["git", "rev-parse", "--is-inside-work-tree"], flake, {}),
-        (["git", "add", "--intent-to-add", "--", "hosts/litellm/default.nix"], flake, {}),
+        (
+            ["git", "add", "--intent-to-add", "--force", "--", "site/hosts/litellm/default.nix"],
+            flake,
+            {},
+        ),
+        (GIT_DIFF.split(), flake, {}),
         (
             [
                 *("nixos-rebuild", "switch", "--flake", ".#litellm"),
@@ -168,10 +181,13 @@ def test_deploy_runs_the_commands_in_order(
             {"NIX_SSHOPTS": "-o StrictHostKeyChecking=accept-new"},
         ),
     ]
-    assert [c.capture for c in recorder.calls] == [True, True, False]  # rebuild output streams
+    assert [c.capture for c in recorder.calls] == [True, True, True, False]  # rebuild streams
     assert verified == [("litellm", "127.0.0.1", {"user": "tappaas", "flake_dir": flake})]
-    host = flake / "hosts" / "litellm" / "default.nix"
-    assert host.read_text() == (GOLDEN / "litellm.nix").read_text()
+    # The site's host: the sample's golden file, one folder deeper.
+    host = flake / "site" / "hosts" / "litellm" / "default.nix"
+    golden = (GOLDEN / "litellm.nix").read_text().replace("../../modules/", "../../../modules/")
+    assert host.read_text() == golden
+    assert list((flake / "hosts").iterdir()) == []  # upstream's hosts/ is not written
     assert 'ready: {"status": "healthy"' in result.stdout
     assert result.stdout.endswith(
         "Deployed litellm. Read the master key with: tappaas-litellm key litellm "
@@ -189,7 +205,7 @@ def test_deploy_with_real_git_and_a_stand_in_nixos_rebuild(
         "nixos-rebuild",
         f"""
         import os, subprocess, sys
-        known = subprocess.run(["git", "ls-files", "--", "hosts/litellm/default.nix"],
+        known = subprocess.run(["git", "ls-files", "--", "site/hosts/litellm/default.nix"],
                                capture_output=True, text=True, check=True, timeout=30).stdout
         lines = [*sys.argv[1:], "cwd=" + os.getcwd(), "NIX_SSHOPTS=" + os.environ["NIX_SSHOPTS"]]
         with open({str(log)!r}, "w") as out:
@@ -207,7 +223,7 @@ def test_deploy_with_real_git_and_a_stand_in_nixos_rebuild(
         "switch", "--flake", ".#litellm", "--target-host", "tappaas@127.0.0.1", "--sudo",
         f"cwd={git_flake}",
         "NIX_SSHOPTS=-o StrictHostKeyChecking=accept-new",
-        "hosts/litellm/default.nix",  # git knows the new file when nixos-rebuild runs
+        "site/hosts/litellm/default.nix",  # git knows the new file when nixos-rebuild runs
     ]  # fmt: skip
     assert len(verified) == 1
 
@@ -289,6 +305,7 @@ def test_bad_input_stops_before_any_command(flake: Path, recorder: RecordingRunn
     assert result.exit_code == 2
     assert "error: litellm.json: .vmid: 1 is out of range" in result.stderr
     assert recorder.calls == [] and list((flake / "hosts").iterdir()) == []
+    assert not (flake / "site").exists()
 
 
 def test_flake_dir_without_flake(tmp_path: Path, recorder: RecordingRunner) -> None:
@@ -302,7 +319,7 @@ def test_local_nix_is_made_visible_to_the_flake_too(
     git_flake: Path, tmp_path: Path, verified: list, litellm_ready, monkeypatch
 ):
     """An untracked local.nix would be invisible to the flake: the host would build without it."""
-    local = git_flake / "hosts" / "litellm" / "local.nix"
+    local = git_flake / "site" / "hosts" / "litellm" / "local.nix"
     local.parent.mkdir(parents=True)
     local.write_text('{ tappaas.litellm.database.sharedBuffers = "768MB"; }\n')
     stand_in(tmp_path / "bin", "nixos-rebuild", "print('built')\n")
@@ -312,11 +329,12 @@ def test_local_nix_is_made_visible_to_the_flake_too(
     port = str(litellm_ready.server_address[1])
     result = _deploy("--target-host", "tappaas@127.0.0.1", "--port", port, "--wait-timeout", "20")
     assert result.exit_code == 0, result.output
-    assert "$ git add --intent-to-add -- hosts/litellm/default.nix hosts/litellm/local.nix" in (
-        result.stdout
+    assert (
+        "$ git add --intent-to-add --force -- site/hosts/litellm/default.nix "
+        "site/hosts/litellm/local.nix" in result.stdout
     )
     known = subprocess.run(
-        ["git", "ls-files", "--", "hosts/litellm"],
+        ["git", "ls-files", "--", "site/hosts/litellm"],
         cwd=git_flake, capture_output=True, text=True, check=True, timeout=30,
     ).stdout.split()  # fmt: skip
-    assert known == ["hosts/litellm/default.nix", "hosts/litellm/local.nix"]
+    assert known == ["site/hosts/litellm/default.nix", "site/hosts/litellm/local.nix"]

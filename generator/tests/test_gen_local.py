@@ -1,4 +1,4 @@
-"""hosts/<name>/local.nix: the host's own settings, imported when present, never touched."""
+"""site/hosts/<name>/local.nix: the host's own settings, imported when present, never touched."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def _generate(*args: str) -> tuple[int, str, str]:
 
 
 def _write_local(flake: Path) -> Path:
-    local = flake / "hosts" / "litellm" / "local.nix"
+    local = flake / "site" / "hosts" / "litellm" / "local.nix"
     local.parent.mkdir(parents=True, exist_ok=True)
     local.write_text(LOCAL_NIX)
     os.utime(local, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
@@ -57,24 +57,28 @@ def test_generate_keeps_local_nix_byte_for_byte(flake: Path, monkeypatch: pytest
     monkeypatch.chdir(flake)
     local = _write_local(flake)
     before = _fingerprint(local)
-    host = flake / "hosts" / "litellm" / "default.nix"
+    host = flake / "site" / "hosts" / "litellm" / "default.nix"
 
     status, out, err = _generate()  # new host file next to an existing local.nix
     assert status == 0, err
-    assert out == "wrote hosts/litellm/default.nix\n"
+    assert out == "wrote site/hosts/litellm/default.nix\n"
     assert (
-        "local settings: hosts/litellm/local.nix is imported by the host and left as it is" in err
+        "local settings: site/hosts/litellm/local.nix is imported by the host and left as it is"
+        in err
     )
     assert _fingerprint(local) == before
 
     host.write_text("# an edit the next generate overwrites\n")
     status, out, err = _generate()
-    assert (status, out) == (0, "updated hosts/litellm/default.nix\n")
+    assert (status, out) == (0, "updated site/hosts/litellm/default.nix\n")
     assert _fingerprint(local) == before
-    assert host.read_text() == (GOLDEN / "litellm.nix").read_text()
+    site_golden = (
+        (GOLDEN / "litellm.nix").read_text().replace("../../modules/", "../../../modules/")
+    )
+    assert host.read_text() == site_golden
 
     status, out, _ = _generate()
-    assert (status, out) == (0, "unchanged: hosts/litellm/default.nix\n")
+    assert (status, out) == (0, "unchanged: site/hosts/litellm/default.nix\n")
     assert _fingerprint(local) == before
     assert sorted(p.name for p in host.parent.iterdir()) == ["default.nix", "local.nix"]
 
@@ -84,26 +88,33 @@ def test_without_local_nix_nothing_is_said_or_created(flake: Path, monkeypatch):
     status, _, err = _generate()
     assert status == 0, err
     assert "local settings" not in err
-    assert not (flake / "hosts" / "litellm" / "local.nix").exists()
+    assert not (flake / "site" / "hosts" / "litellm" / "local.nix").exists()
 
 
-def test_an_untracked_local_nix_is_named_with_the_git_command(flake: Path, monkeypatch):
-    """Flakes see only files git knows: an untracked local.nix would be skipped silently."""
+def test_generate_makes_local_nix_visible_to_the_flake_without_committing(
+    flake: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Flakes see only files git knows: the site's host and local.nix get an index entry
+    (git add --intent-to-add --force; site/ is ignored), and nothing is committed."""
     git = shutil.which("git")
     assert git, "git is needed (it is in the package's nativeCheckInputs)"
     monkeypatch.chdir(flake)
     subprocess.run([git, "init", "-q"], cwd=flake, check=True, timeout=60)
+    (flake / ".gitignore").write_text("/site/\n")
     local = _write_local(flake)
     status, _, err = _generate()
     assert status == 0, err
+    assert "not known to git" not in err
     assert (
-        "warning: hosts/litellm/local.nix is not tracked by git, so the flake does not see it "
-        "and the host is built without it; run: git add hosts/litellm/local.nix"
+        "made visible to the flake (not committed): $ git add --intent-to-add --force -- "
+        "site/hosts/litellm/default.nix site/hosts/litellm/local.nix"
     ) in err
-    subprocess.run([git, "add", "--", "hosts/litellm/local.nix"], cwd=flake, check=True, timeout=60)
-    status, _, err = _generate()
-    assert status == 0, err
-    assert "not tracked" not in err
+    known = subprocess.run(
+        [git, "ls-files", "--", "site"], cwd=flake, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert known == ["site/hosts/litellm/default.nix", "site/hosts/litellm/local.nix"]
+    log = subprocess.run([git, "log"], cwd=flake, capture_output=True, text=True, check=False)
+    assert log.returncode != 0  # still no commit
     assert local.read_text() == LOCAL_NIX
 
 
@@ -111,7 +122,7 @@ def test_the_host_imports_local_nix_only_when_it_exists(flake: Path, tmp_path: P
     """The generated host, as Nix evaluates it: its imports, and the option local.nix sets."""
     monkeypatch.chdir(flake)
     assert _generate()[0] == 0
-    host = flake / "hosts" / "litellm" / "default.nix"
+    host = flake / "site" / "hosts" / "litellm" / "default.nix"
     expr = f"map toString (import {host}).imports\n"
     assert nix_eval(expr, tmp_path, name="without.nix") == [
         str(flake / "modules" / "litellm"),
@@ -120,7 +131,7 @@ def test_the_host_imports_local_nix_only_when_it_exists(flake: Path, tmp_path: P
 
     _write_local(flake)
     imports = nix_eval(expr, tmp_path, name="with.nix")
-    assert imports[-1] == str(flake / "hosts" / "litellm" / "local.nix")
+    assert imports[-1] == str(flake / "site" / "hosts" / "litellm" / "local.nix")
     # The module local.nix adds, called as the module system calls it.
     value = nix_eval(
         f"let local = builtins.elemAt (import {host}).imports 2; "

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from genhelpers import FLAT_SAMPLE, NESTED_SAMPLE, nested_to_flat, write_json
+from genhelpers import FLAT_SAMPLE, NESTED_SAMPLE, nested_to_flat, table_with_active, write_json
 from tappaas_litellm.errors import InputError
 from tappaas_litellm.model import load_module_file, parse_module
 from tappaas_litellm.zones import load_zones
@@ -45,7 +45,9 @@ def test_nested_sample() -> None:
 
 
 def test_flat_sample() -> None:
-    module = load_module_file(FLAT_SAMPLE, ZONES)
+    with pytest.raises(InputError, match='zone "srv" is Inactive'):
+        load_module_file(FLAT_SAMPLE, ZONES)  # as install-module.sh refuses it
+    module = load_module_file(FLAT_SAMPLE, table_with_active(ZONES, "srv"))
     spec = module.spec
     assert (spec.name, spec.vmid, spec.cores, spec.memory_mib) == ("litellm", 310, 4, 4096)
     assert spec.zone.name == "srv" and spec.fqdn == "litellm.srv.internal"
@@ -53,7 +55,6 @@ def test_flat_sample() -> None:
     assert module.fields["author"] == "@ErikDaniel007"
     unknown = [w for w in module.warnings if "unknown field" in w]
     assert len(unknown) == 1 and ".author" in unknown[0]
-    assert any("zone srv is Inactive" in w for w in module.warnings)
 
 
 def test_flat_and_nested_shapes_give_the_same_vm() -> None:
@@ -114,11 +115,14 @@ _DELETE = object()
 BAD_FIELDS = [
     ("vmname", "bad_name", ".vmname", "not a DNS label"),
     ("vmname", "-x", ".vmname", "not a DNS label"),
-    ("vmname", "a" * 64, ".vmname", "not a DNS label"),
+    ("vmname", "a" * 64, ".vmname", "networking.hostName"),
+    ("vmname", "litellm-", ".vmname", "not ending with '-'"),
     ("vmname", 7, ".vmname", "not a string"),
     ("vmid", _DELETE, ".vmid", "missing"),
     ("vmid", 99, ".vmid", "out of range"),
-    ("vmid", 1_000_000_000, ".vmid", "out of range"),
+    ("vmid", 1_000_000, ".vmid", "out of range"),
+    ("vmid", 5_000_000, ".vmid", "out of range"),
+    ("vmid", "9" * 5000, ".vmid", "out of range"),
     ("vmid", True, ".vmid", "not a number"),
     ("vmid", 310.5, ".vmid", "not a whole number"),
     ("vmid", "abc", ".vmid", "not a whole number"),
@@ -141,9 +145,19 @@ BAD_FIELDS = [
     ("zone0", "srvwork", ".zone0", 'did you mean "srvWork"'),
     ("zone0", "netbird", ".zone0", "not a known zone"),  # an overlay, not a VLAN zone
     ("zone0", "_README", ".zone0", "not a known zone"),
-    ("appVersion", "1.85 beta", ".appVersion", "not a plausible version"),
-    ("appVersion", "${x}", ".appVersion", "not a plausible version"),
-    ("appVersion", 185, ".appVersion", "not a plausible version"),
+    ("appVersion", "x" * 201, ".appVersion", "too long"),
+    ("appVersion", ["1.85"], ".appVersion", "not a string"),
+    ("zone0", "srv", ".zone0", "is Inactive"),
+    ("zone0", "iotUntrust", ".zone0", "is Disabled"),
+    ("config/cluster:vm/memory", 10**30, '.config."cluster:vm".memory', "out of range"),
+    ("config/cluster:vm/memory", 4_194_305, '.config."cluster:vm".memory', "out of range"),
+    ("config/cluster:vm/memory", "1" * 4400, '.config."cluster:vm".memory', "out of range"),
+    ("config/cluster:vm/cores", 129, '.config."cluster:vm".cores', "out of range"),
+    ("config/cluster:vm/diskSize", "0G", '.config."cluster:vm".diskSize', "too small"),
+    ("config/cluster:vm/diskSize", "65537G", '.config."cluster:vm".diskSize', "out of range"),
+    ("config/cluster:vm/diskSize", "9" * 30 + "G", '.config."cluster:vm".diskSize', "disk size"),
+    ("config/firewall:proxy/proxyPort", 8080, '.config."firewall:proxy".proxyPort', "not the port"),
+    ("config/firewall:proxy/proxyPort", "x", '.config."firewall:proxy".proxyPort', "whole number"),
 ]
 
 
@@ -230,7 +244,7 @@ def test_cluster_zones_file(tmp_path: Path) -> None:
     assert spec.zone.vlantag == 900 and spec.fqdn == "litellm.lab.internal"
     with pytest.raises(InputError) as info:
         parse_module(json.dumps(_nested()), zones, display="x.json", default_name="x")
-    assert "one of the zones in" in info.value.problems[0] and ": lab" in info.value.problems[0]
+    assert "an active zone in" in info.value.problems[0] and ": lab" in info.value.problems[0]
 
 
 @pytest.mark.parametrize(
@@ -241,6 +255,9 @@ def test_cluster_zones_file(tmp_path: Path) -> None:
         ('{"_README": {}}', "no zones"),
         ('{"a": {}}', '"a".vlantag: missing'),
         ('{"a": {"vlantag": "7"}}', '"a".vlantag: "7" is not a number'),
+        ('{"a": {"vlantag": 4095}}', '"a".vlantag: 4095 is not a VLAN tag'),
+        ('{"a": {"vlantag": -1}}', '"a".vlantag: -1 is not a VLAN tag'),
+        ('{"a": {"vlantag": 1' + "0" * 30 + "}}", '"a".vlantag: 1000000000000000000000000000000'),
     ],
 )
 def test_bad_zones_file(tmp_path: Path, content: str, words: str) -> None:
@@ -248,3 +265,12 @@ def test_bad_zones_file(tmp_path: Path, content: str, words: str) -> None:
     path.write_text(content)
     with pytest.raises(InputError, match=words):
         load_zones(path)
+
+
+def test_a_missing_proxy_port_is_named() -> None:
+    # TAPPaaS's firewall:proxy forwards to proxyPort, 80 when absent: nothing listens there.
+    data = _nested()
+    del data["config"]["firewall:proxy"]["proxyPort"]
+    warnings = _parse(data)[2]
+    assert any(".proxyPort not set" in w and '"proxyPort": 4000' in w for w in warnings)
+    assert not any("proxyPort" in w for w in _parse(_nested())[2])

@@ -18,13 +18,14 @@ from genhelpers import (
     nested_to_flat,
     nix_eval,
     nix_parse,
+    table_with_active,
 )
 from genhelpers import write_json as write_json_file
 from tappaas_litellm.model import load_module_file
 from tappaas_litellm.render import _environment, plan_host_file, write_host_file
 from tappaas_litellm.zones import load_zones
 
-ZONES = load_zones()
+ZONES = table_with_active(load_zones(), "srv")  # the 2026-02 sample's zone
 
 # Golden files: (name, module file content). Regenerate with UPDATE_GOLDEN=1.
 NESTED = json.loads(NESTED_SAMPLE.read_text())

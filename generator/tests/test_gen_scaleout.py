@@ -150,14 +150,14 @@ def test_generate_writes_both_kinds_and_refuses_a_bad_one(
     for name in ("litellm-db", "litellm1"):
         result = runner.invoke(main, ["generate", name], catch_exceptions=False)
         assert result.exit_code == 0, result.output
-        assert (flake / "hosts" / name / "default.nix").is_file()
+        assert (flake / "site" / "hosts" / name / "default.nix").is_file()
         outputs.append(result.output)
     assert (
         "role: datastore on 10.2.20.20 for litellm1 (10.2.20.21, 4 workers), litellm2 "
         "(10.2.20.22, 4 workers); their workers may open 80 database connections"
     ) in outputs[0]
     assert "role: gateway of the datastore litellm-db (PostgreSQL and Redis at " in outputs[1]
-    text = (flake / "hosts" / "litellm-db" / "default.nix").read_text()
+    text = (flake / "site" / "hosts" / "litellm-db" / "default.nix").read_text()
     bad = copy.deepcopy(_datastore())
     _gateways(bad)[0]["workers"] = "four"
     write_json(flake / "litellm-db.json", bad)
@@ -165,4 +165,4 @@ def test_generate_writes_both_kinds_and_refuses_a_bad_one(
     assert result.exit_code == 2
     assert 'datastoreGateways[0].workers: "four" is not a worker count' in result.output
     assert "Traceback" not in result.output
-    assert (flake / "hosts" / "litellm-db" / "default.nix").read_text() == text
+    assert (flake / "site" / "hosts" / "litellm-db" / "default.nix").read_text() == text

@@ -101,7 +101,8 @@ REBUILD_SOURCE = r"""
 import json, os, sys
 vm_path = os.environ["UPGRADE_VM"]
 vm = json.load(open(vm_path))
-pin = open("modules/litellm/image.json").read()
+site_pin = "site/hosts/litellm/image.json"  # the site's own pin, else the module's
+pin = open(site_pin if os.path.exists(site_pin) else "modules/litellm/image.json").read()
 vm["calls"].append({"nixos-rebuild": sys.argv[1:], "pin": pin})
 rebuild = vm["rebuild"]
 if rebuild["rc"] == 0:
@@ -160,12 +161,20 @@ def verified(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 @pytest.fixture
 def vm(flake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The flake with a host, the pin and the helper; stand-ins on PATH; the VM's JSON file."""
-    (flake / "hosts" / "litellm").mkdir()
-    (flake / "hosts" / "litellm" / "default.nix").write_text("{ }\n")
+    (flake / "site" / "hosts" / "litellm").mkdir(parents=True)
+    (flake / "site" / "hosts" / "litellm" / "default.nix").write_text("{ }\n")
     scripts = flake / "modules" / "litellm" / "scripts"
     scripts.mkdir(parents=True)
     (scripts / "litellm-upgrade-helper.sh").write_text(HELPER_TEXT)
     (flake / "modules" / "litellm" / "image.json").write_text(json.dumps(OLD_PIN, indent=2) + "\n")
+    path = vm_stand_ins(tmp_path, monkeypatch)
+    monkeypatch.chdir(flake)
+    return path
+
+
+def vm_stand_ins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """ssh, nixos-rebuild and nix-prefetch-docker stand-ins on PATH, playing the VM whose
+    state is the JSON file returned."""
     bin_dir = tmp_path / "bin"
     stand_in(bin_dir, "ssh", SSH_SOURCE)
     stand_in(bin_dir, "nixos-rebuild", REBUILD_SOURCE)
@@ -199,7 +208,6 @@ def vm(flake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             }
         ),
     )
-    monkeypatch.chdir(flake)
     return path
 
 
@@ -236,7 +244,10 @@ def _live(ready: ThreadingHTTPServer, *args: str) -> Result:
 
 
 def _pin(flake: Path) -> dict:
-    return json.loads((flake / "modules" / "litellm" / "image.json").read_text())
+    """The pin the host is built with: the site's own, else the module's (never written)."""
+    assert json.loads((flake / "modules" / "litellm" / "image.json").read_text()) == OLD_PIN
+    site_pin = flake / "site" / "hosts" / "litellm" / "image.json"
+    return json.loads(site_pin.read_text()) if site_pin.exists() else OLD_PIN
 
 
 # ------------------------------------------------------------------ plans
@@ -249,7 +260,7 @@ def test_dry_run_image_plan_runs_nothing(vm: Path, flake: Path) -> None:
         "[2/8] Read the VM's state: generation, keys, PostgreSQL, schema migrations",
         "[3/8] Stop LiteLLM and take fresh backups (PostgreSQL, Redis, secrets)",
         "[4/8] Check the dump restores into a scratch database",
-        "[5/8] Pin the new image in modules/litellm/image.json",
+        "[5/8] Pin the new image for this site in site/hosts/litellm/",
         "[6/8] Build and switch litellm (tappaas@litellm.srvwork.internal)",
         "[7/8] Wait until LiteLLM is ready",
         "[8/8] Verify the gateway; the master and salt keys must be unchanged",

@@ -12,7 +12,7 @@ from tappaas_litellm.config import check_name, find_config, find_zones
 from tappaas_litellm.create import CreateOptions
 from tappaas_litellm.deploy import DeployOptions, run_deploy
 from tappaas_litellm.errors import InputError
-from tappaas_litellm.generate import prepare
+from tappaas_litellm.generate import prepare, register_site_host
 from tappaas_litellm.key import read_master_key, ssh_target
 from tappaas_litellm.model import load_module_file
 from tappaas_litellm.options import (
@@ -20,6 +20,7 @@ from tappaas_litellm.options import (
     build_host_option,
     config_option,
     flake_dir_option,
+    other_vmname_option,
     port_option,
     target_host_option,
     wait_timeout_option,
@@ -28,6 +29,7 @@ from tappaas_litellm.options import (
 from tappaas_litellm.render import write_host_file
 from tappaas_litellm.service_key_cli import service_key, tappaas_service
 from tappaas_litellm.service_keys_cli import service_keys
+from tappaas_litellm.site import SITE_HOSTS
 from tappaas_litellm.sizing import derived_sizing
 from tappaas_litellm.upgrade_command import upgrade
 from tappaas_litellm.verify.command import verify
@@ -77,28 +79,44 @@ def main() -> None:
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
-    default=Path("hosts"),
+    default=SITE_HOSTS,
     show_default=True,
-    help="Folder of host configurations; the file goes to OUT/<vmname>/default.nix.",
+    help="Folder of host configurations; the file goes to OUT/<vmname>/default.nix. "
+    "site/hosts is this site's, never tracked upstream (hosts/ holds upstream's samples).",
 )
 @zones_option
-def generate(name: str, config: Path | None, out: Path, zones_file: Path | None) -> None:
-    """Write hosts/NAME/default.nix from the module file NAME.json.
+@other_vmname_option
+def generate(
+    name: str, config: Path | None, out: Path, zones_file: Path | None, other_vmname: bool
+) -> None:
+    """Write site/hosts/NAME/default.nix from the module file NAME.json.
 
     Reads the flat or the nested (config."cluster:vm") shape, validates it and
-    writes the NixOS host configuration. Bad input is reported one line per
-    problem with exit status 2, and nothing is written.
+    writes the NixOS host configuration to OUT/<vmname>/, the folder named by
+    the file's vmname; a file whose vmname is not NAME is refused unless
+    --other-vmname is given. In a git clone the site's files are registered
+    with `git add --intent-to-add --force` (the flake sees them; nothing is
+    committed, and `git pull` never conflicts with them). Bad input is reported
+    one line per problem with exit status 2, and nothing is written.
 
     \b
     Example:
       tappaas-litellm generate litellm --config litellm.json
+      tappaas-litellm generate litellm --config litellm.json --out hosts   # upstream's sample
     """
     check_name(name)
     generated = prepare(
-        name, config=config, zones_file=zones_file, out_dir=out, info=_info, warn=_warn
+        name,
+        config=config,
+        zones_file=zones_file,
+        out_dir=out,
+        info=_info,
+        warn=_warn,
+        other_vmname=other_vmname,
     )
     host = generated.host
     state = write_host_file(host)
+    register_site_host(host, process.get_runner(), info=_info, warn=_warn)
     if host.flake_root is not None:
         spec = generated.module.spec
         derived = derived_sizing(host.flake_root, spec.cores, spec.memory_mib, process.get_runner())
@@ -132,6 +150,7 @@ def _describe_derived(derived: dict[str, object]) -> str:
 @zones_option
 @port_option
 @wait_timeout_option
+@other_vmname_option
 @click.option(
     "--create",
     is_flag=True,
@@ -167,6 +186,7 @@ def deploy(
     zones_file: Path | None,
     port: int,
     wait_timeout: float,
+    other_vmname: bool,
     create: bool,
     node_host: str | None,
     ssh_key: Path | None,
@@ -176,8 +196,9 @@ def deploy(
 
     \b
     Steps:
-      1. generate hosts/NAME/default.nix (as `generate`)
-      2. git add --intent-to-add it (and hosts/NAME/local.nix), so the flake sees them
+      1. generate site/hosts/NAME/default.nix (as `generate`)
+      2. git add --intent-to-add --force it (and local.nix, image.json there), so the
+         flake sees them; site/ is never tracked upstream, so `git pull` never conflicts
       3. nixos-rebuild switch --flake .#NAME --target-host tappaas@NAME.<zone>.internal --sudo
       4. wait until http://HOST:4000/health/readiness answers
       5. verify the VM (as `verify`)
@@ -210,6 +231,7 @@ def deploy(
         port=port,
         wait_timeout=wait_timeout,
         dry_run=dry_run,
+        other_vmname=other_vmname,
         create=CreateOptions(node_host, ssh_key, boot_timeout) if create else None,
     )
     run_deploy(options, process.get_runner())

@@ -39,7 +39,10 @@ __all__ = [
 
 NODE_DOMAIN = "mgmt.internal"  # TAPPaaS reaches its Proxmox nodes as root@<node>.mgmt.internal
 NODE_USER = "root"  # qm and qmrestore need root on the node
-STAGING = "/var/tmp/tappaas-litellm-{vmid}"  # on the node, removed after the settings
+# On the node: a fresh folder `mktemp -d` makes (root's, 0700) for the image and the key,
+# removed after the settings. Never a fixed name: a local user of the node could create it
+# first and swap the image or the key, or plant a symlink root's copy would write through.
+STAGING_TEMPLATE = "/var/tmp/tappaas-litellm-{vmid}.XXXXXXXXXX"
 SSH_POLL_SECONDS = 5.0
 # ssh to the node: never ask for a password, give up on a dead node.
 NODE_SSH = ("ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10")
@@ -211,6 +214,7 @@ class Creator:
         self.clock = clock
         self.sleep = sleep
         self.exists = False
+        self.fresh_staging: str | None = None  # the folder the node's mktemp made
 
     # -- names --------------------------------------------------------------------------
     @property
@@ -219,8 +223,13 @@ class Creator:
         return f"node {node} ({self.node})"
 
     @property
+    def staging_template(self) -> str:
+        return STAGING_TEMPLATE.format(vmid=self.spec.vmid)
+
+    @property
     def staging(self) -> str:
-        return STAGING.format(vmid=self.spec.vmid)
+        """The node's fresh folder; before it exists (a dry run), the template."""
+        return self.fresh_staging or self.staging_template
 
     @property
     def remote_key(self) -> str:
@@ -344,14 +353,37 @@ class Creator:
         return found[0]
 
     def copy(self) -> None:
-        self.steps.header(f"Copy the image and the SSH key to {self.node.host}:{self.staging}")
+        self.steps.header(
+            f"Copy the image and the SSH key to a fresh folder on {self.node.host} "
+            f"({self.staging_template})"
+        )
         hint = self._node_hint()
-        self.steps.run(self.on_node("mkdir", "-p", "--", self.staging), capture=True, hint=hint)
+        made = self.steps.run(
+            self.on_node("mktemp", "-d", "--", self.staging_template), capture=True, hint=hint
+        )
+        if self.steps.dry_run:
+            self.steps.say(f"      ({self.staging} below is the folder mktemp makes)")
+        else:
+            self.fresh_staging = self._fresh_folder(made)
+            self.steps.say(f"      folder: {self.fresh_staging}")
         for source, dest in ((self.image(), f"{self.staging}/"), (self.key, self.remote_key)):
             scp = Command(("scp", "-o", "BatchMode=yes", "--", str(source), f"{self.node}:{dest}"))
             self.steps.run(
                 scp, capture=False, hint=hint + "; and that the node has room in /var/tmp"
             )
+
+    def _fresh_folder(self, output: str) -> str:
+        """The folder the node's mktemp printed: the template with its X's filled in."""
+        path = output.strip()
+        prefix = self.staging_template.removesuffix("XXXXXXXXXX")
+        suffix = path.removeprefix(prefix)
+        if path == suffix or not re.fullmatch(r"[A-Za-z0-9]{10}", suffix):
+            raise self.steps.fail(
+                f"mktemp on {self.node} printed {path[:80]!r}, not a folder like "
+                f"{self.staging_template}",
+                hint="check `mktemp -d` on the node (GNU coreutils)",
+            )
+        return path
 
     def restore(self) -> None:
         vmid, storage = self.spec.vmid, self.place.storage

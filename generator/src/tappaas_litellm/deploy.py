@@ -8,20 +8,21 @@ from __future__ import annotations
 import os
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
+from tappaas_litellm import site
 from tappaas_litellm.create import CREATE_STEPS, CreateOptions, Creator
 from tappaas_litellm.errors import InputError, StepError
-from tappaas_litellm.generate import LOCAL_FILE_NAME, Generated, prepare
+from tappaas_litellm.generate import Generated, prepare
 from tappaas_litellm.hosts import SshTarget, check_destination, parse_target
 from tappaas_litellm.process import Command, CommandNotFoundError, Runner
 from tappaas_litellm.render import write_host_file
 from tappaas_litellm.verify.command import run_verify
+from tappaas_litellm.web import open_url
 
 __all__ = [
     "DEFAULT_PORT",
@@ -51,6 +52,7 @@ class DeployOptions:
     port: int
     wait_timeout: float
     dry_run: bool
+    other_vmname: bool = False  # --other-vmname: the module file's vmname may differ from NAME
     create: CreateOptions | None = None  # --create: a new VM from the image when none exists
 
 
@@ -83,16 +85,11 @@ def rebuild_command(
 
 
 def git_commands(flake_dir: Path, host_file: Path) -> tuple[Command, Command]:
-    """`git add --intent-to-add` of the host file, and of its local.nix when there is one:
-    a flake sees only files git knows, and would silently build without local.nix."""
-    files = [host_file]
-    local = host_file.parent / LOCAL_FILE_NAME
-    if local.is_file():
-        files.append(local)
-    relative = [os.path.relpath(path, flake_dir) for path in files]
-    check = Command(("git", "rev-parse", "--is-inside-work-tree"), cwd=flake_dir)
-    add = Command(("git", "add", "--intent-to-add", "--", *relative), cwd=flake_dir)
-    return check, add
+    """`git add --intent-to-add --force` of the site's host file, and of its local.nix and
+    image.json when there are: a flake sees only files git knows, and would silently build
+    without them. Nothing is committed: site/ is the site's, never upstream's."""
+    files = [host_file, *(p for p in site.site_files(host_file.parent) if p != host_file)]
+    return site.git_check_command(flake_dir), site.register_command(flake_dir, files)
 
 
 def wait_until_ready(
@@ -105,15 +102,14 @@ def wait_until_ready(
     sleep: Callable[[float], None] = time.sleep,
 ) -> str | None:
     """Poll `url` until it answers 200; the body, or None after `timeout` seconds."""
-    # The VM is on the local network: never go through an HTTP proxy from the environment.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     pause = POLL_SECONDS if interval is None else interval
     start = clock()
     last_report = start
     last_problem = "no answer yet"
     while True:
         try:
-            with opener.open(url, timeout=min(10.0, max(1.0, timeout))) as response:
+            # The VM is on the local network: never through a proxy (web.open_url).
+            with open_url(url, min(10.0, max(1.0, timeout))) as response:
                 body = response.read(4096).decode("utf-8", "replace")
                 if response.status == 200:
                     return body
@@ -225,12 +221,14 @@ class _Deploy:
             o.name,
             config=o.config,
             zones_file=o.zones_file,
-            out_dir=flake_dir / "hosts",
+            out_dir=flake_dir / site.SITE_HOSTS,
             info=lambda text: self.say(f"      {text}"),
             warn=self.warn,
+            other_vmname=o.other_vmname,
         )
         host_file = generated.host
         name = generated.name
+        site.check_old_layout(flake_dir, name)
         creator = None
         if o.create is not None:
             # Checked, and the VM id looked up, before anything is written.
@@ -252,7 +250,7 @@ class _Deploy:
             self.say(f"      {shown}: {'written' if state != 'unchanged' else 'up to date'}")
 
         # 2. Make it visible to the flake (flakes only see files git knows).
-        self.header("Make the host file visible to the flake (git add --intent-to-add)")
+        self.header("Make the site's host visible to the flake (git add --intent-to-add)")
         check, add = git_commands(flake_dir, host_file.path)
         self.run(
             check,
@@ -261,6 +259,13 @@ class _Deploy:
             "Deploy from a git clone of the flake (or run `git init && git add -A` there).",
         )
         self.run(add, capture=True, hint="check the git output above")
+        # Upstream files an earlier version changed would stop the next `git pull`.
+        changed = site.changed_upstream_command(flake_dir, name)
+        self.show(changed)
+        if not o.dry_run:
+            code, out, _ = self.attempt(changed)  # no commit yet (a new clone): nothing to say
+            for warning in site.changed_upstream_warnings(out if code == 0 else "", name):
+                self.warn(warning)
 
         if creator is not None:
             creator.create()

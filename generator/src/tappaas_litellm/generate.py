@@ -8,13 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tappaas_litellm import shell
+from tappaas_litellm import shell, site
 from tappaas_litellm.config import ConfigChoice, find_config, find_zones
+from tappaas_litellm.errors import InputError
 from tappaas_litellm.model import Datastore, GatewayOf, LoadedModule, load_module_file
+from tappaas_litellm.process import CommandNotFoundError, Runner
 from tappaas_litellm.render import HostFile, plan_host_file
 from tappaas_litellm.sizing import sizing_warnings, tier_for
 
-__all__ = ["LOCAL_FILE_NAME", "Generated", "describe_local_file", "prepare"]
+__all__ = ["LOCAL_FILE_NAME", "Generated", "describe_local_file", "prepare", "register_site_host"]
 
 # tappaas.litellm.database.poolLimit's default: connections per LiteLLM worker.
 POOL_LIMIT = 10
@@ -44,14 +46,25 @@ def prepare(
     out_dir: Path,
     info: Say,
     warn: Say,
+    other_vmname: bool = False,
 ) -> Generated:
-    """Find and validate the module file and render the host file; nothing is written."""
+    """Find and validate the module file and render the host file; nothing is written.
+
+    A module file whose vmname is not `name` is refused unless `other_vmname`: the host is
+    written to <out_dir>/<vmname>/, another VM's folder."""
     choice = find_config(name, config)
     info(choice.describe())
     zones = find_zones(zones_file)
     module = load_module_file(choice.path, zones)
     spec = module.spec
     host = plan_host_file(spec, choice.path, out_dir)
+    folder = _shown_folder(host)
+    if spec.name != name and not other_vmname:
+        raise InputError(
+            f"{choice.path}: its vmname is {spec.name!r}, not {name!r}, so the host would go to "
+            f"{folder}, the host of {spec.name}; allowed: NAME {spec.name}, a module file "
+            f"whose vmname is {name}, or --other-vmname to write {folder} from this file"
+        )
     info(
         f"zone {spec.zone.name}: VLAN {spec.zone.vlantag}, domain {spec.zone.domain} "
         f"(from {zones.source})"
@@ -63,6 +76,7 @@ def prepare(
         info(
             f"note: the module file names the VM {spec.name!r}: the host is {spec.name}, not {name}"
         )
+    info(f"host folder: {folder} (the module file's vmname {spec.name})")
     for warning in module.warnings:
         warn(warning)
     for warning in sizing_warnings(spec.cores, spec.memory_mib):
@@ -93,6 +107,14 @@ def prepare(
     return Generated(choice=choice, module=module, host=host)
 
 
+def _shown_folder(host: HostFile) -> str:
+    """The host's folder, relative to the flake when it is inside one."""
+    folder = host.path.parent.resolve()
+    if host.flake_root is not None and folder.is_relative_to(host.flake_root):
+        return folder.relative_to(host.flake_root).as_posix() + "/"
+    return folder.as_posix() + "/"
+
+
 def describe_local_file(local: Path, flake_root: Path | None, *, info: Say, warn: Say) -> None:
     """Say whether the host's local.nix exists (it is imported, and kept as it is), and warn
     when git does not track it: a flake sees only files git knows, so Nix would skip it."""
@@ -102,6 +124,8 @@ def describe_local_file(local: Path, flake_root: Path | None, *, info: Say, warn
     info(f"local settings: {shown} is imported by the host and left as it is")
     if flake_root is None or not (flake_root / ".git").exists():
         return
+    if local.resolve().is_relative_to(flake_root / site.SITE_HOSTS):
+        return  # generate and deploy make the site's files visible themselves
     try:
         tracked = subprocess.run(
             ["git", "ls-files", "--error-unmatch", "--", shown],
@@ -114,6 +138,27 @@ def describe_local_file(local: Path, flake_root: Path | None, *, info: Say, warn
         return
     if tracked.returncode != 0:
         warn(
-            f"{shown} is not tracked by git, so the flake does not see it and the host is built "
-            f"without it; run: git add {shell.quote(shown)}"
+            f"{shown} is not known to git, so the flake does not see it and the host is built "
+            f"without it; run: git add --intent-to-add --force {shell.quote(shown)}"
         )
+
+
+def register_site_host(host: HostFile, runner: Runner, *, info: Say, warn: Say) -> None:
+    """Make a host written under <flake>/site/ visible to the flake: `git add --intent-to-add
+    --force` of its files in a git clone (a plain folder flake sees every file anyway)."""
+    root = host.flake_root
+    if root is None or not host.path.parent.resolve().is_relative_to(root / site.SITE_HOSTS):
+        return
+    try:
+        if runner.run_command(site.git_check_command(root), capture=True).returncode != 0:
+            return
+        add = site.register_command(root, site.site_files(host.path.parent))
+        result = runner.run_command(add, capture=True)
+    except CommandNotFoundError:
+        warn("git not found: the flake sees the site's host only once git knows it")
+        return
+    if result.returncode != 0:
+        detail = " ".join((result.stderr or "").split()) or f"status {result.returncode}"
+        warn(f"{add.display()} failed ({detail}): the flake does not see the site's host yet")
+        return
+    info(f"made visible to the flake (not committed): $ {add.display()}")

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from pydantic_core import PydanticCustomError
 
 from tappaas_litellm.errors import InputError
-from tappaas_litellm.zones import INACTIVE_STATES, Zone, ZoneTable
+from tappaas_litellm.zones import DEPLOYABLE_STATES, Zone, ZoneTable
 
 __all__ = [
     "KNOWN_FIELDS",
@@ -62,16 +62,32 @@ IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}"
                   r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])")  # fmt: skip
 WORKERS_MAX = 128
 
-VMID_MIN, VMID_MAX = 100, 999_999_999  # Proxmox's range for VM ids
+VMID_MIN, VMID_MAX = 100, 999_999  # module-fields.json; install-module.sh refuses others
 CORES_MIN, CORES_MAX = 1, 128  # module-fields.json
 MEMORY_MIN_MIB = 512  # module-fields.json
+# Proxmox's qemu-server refuses more than 4 TiB (PVE::QemuServer::Memory $MAX_MEM, in MiB).
+# Everything derived from it stays inside its own limit there: PostgreSQL shared_buffers
+# (memory / 4, at most 8 TiB), effective_cache_size (memory / 2), Redis maxmemory (memory / 8)
+# and every Nix integer (64-bit).
+MEMORY_MAX_MIB = 4_194_304
+# 64 TiB: a bound far above any TAPPaaS node's storage that keeps the image size in MiB a
+# small Nix integer.
+DISK_MAX_MIB = 64 * 1024 * 1024
+DISK_MIN_MIB = 1  # tappaas.vm.proxmox.diskSizeMiB is a positive integer
+# The LiteLLM port of the module (tappaas.litellm.port); TAPPaaS's proxy forwards to proxyPort.
+LITELLM_PORT = 4000
+# Module files are a few kilobytes and a few levels deep; anything far beyond is refused.
+MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 64
 
+# NixOS networking.hostName: at most 63 characters, not ending with '-'. TAPPaaS's vmname
+# pattern (^[a-zA-Z][a-zA-Z0-9-]*$) is wider; a name outside both is refused.
 DNS_LABEL = re.compile(r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
-DISK_SIZE = re.compile(r"[1-9][0-9]*[GMK]")
+TAPPAAS_VMNAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+DISK_SIZE = re.compile(r"([0-9]{1,20})([GMK])")  # module-fields.json: ^[0-9]+[GMK]$
 # A Proxmox bridge or SDN VNet name (a Linux interface name: at most 15 characters).
 BRIDGE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,14}")
-# An upstream version string or image tag: 1.85.0, v1.89.3, 1.81.3.rc.2, nightly, main-stable
-APP_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}")
+APP_VERSION_MAX = 200  # free-form (module-fields.json); only shown, never used
 SERVICE_KEY = re.compile(r"[a-zA-Z][a-zA-Z0-9-]*:[a-zA-Z][a-zA-Z0-9-]*")
 
 # What each validated field allows, for error messages.
@@ -80,14 +96,15 @@ ALLOWED: dict[str, str] = {
     "not ending with '-', at most 63 characters (e.g. \"litellm\")",
     "vmid": f"a whole number from {VMID_MIN} to {VMID_MAX} (a Proxmox VM id, e.g. 310)",
     "cores": f"a whole number of vCPUs from {CORES_MIN} to {CORES_MAX} (e.g. 4)",
-    "memory": f"a whole number of MiB, at least {MEMORY_MIN_MIB}, "
-    'as a number or a string of digits (e.g. 4096 or "4096")',
-    "diskSize": 'a size with unit G, M or K (e.g. "32G")',
+    "memory": f"a whole number of MiB from {MEMORY_MIN_MIB} to {MEMORY_MAX_MIB} (4 TiB, "
+    'Proxmox\'s limit), as a number or a string of digits (e.g. 4096 or "4096")',
+    "diskSize": f"a size with unit G, M or K, above 0 and at most {DISK_MAX_MIB // 1024}G "
+    '(e.g. "32G")',
+    "proxyPort": f"{LITELLM_PORT}, the port LiteLLM listens on (or leave it out)",
     "bridge0": "a Proxmox bridge name: a letter, then letters, digits, '_', '.', '-', "
     'at most 15 characters (e.g. "lan")',
     "zone0": "a zone defined in zones.json",
-    "appVersion": "an upstream version or image tag: letters, digits, '.', '_', '+', '-', "
-    'starting with a letter or digit (e.g. "1.85.0")',
+    "appVersion": f'a string of at most {APP_VERSION_MAX} characters (e.g. "1.89.3")',
 }
 
 # Defaults TAPPaaS applies when a field is absent (module-fields.json).
@@ -115,6 +132,8 @@ def _whole_number(value: object, *, digits_string: bool) -> int:
     if isinstance(value, int):
         return value
     if digits_string and isinstance(value, str) and re.fullmatch(r"[0-9]+", value):
+        if len(value.lstrip("0")) > 18:  # beyond every bound here; int() would be slow
+            raise _problem(f"{_show(value)} is out of range")
         return int(value)
     if isinstance(value, float):
         raise _problem(f"{_show(value)} is not a whole number")
@@ -134,12 +153,18 @@ class ModuleFile(BaseModel):
     zone0: str = DEFAULTS["zone0"]
     bridge0: str = DEFAULTS["bridge0"]
     app_version: str | None = Field(default=None, alias="appVersion")
+    proxy_port: int | None = Field(default=None, alias="proxyPort")
 
     @field_validator("vmname", mode="before")
     @classmethod
     def _vmname(cls, value: object) -> str:
         if not isinstance(value, str):
             raise _problem(f"{_show(value)} is not a string")
+        if TAPPAAS_VMNAME.fullmatch(value) and not DNS_LABEL.fullmatch(value):
+            raise _problem(
+                f"{_show(value)} is a TAPPaaS vmname but not a host name NixOS accepts "
+                "(networking.hostName: at most 63 characters, not ending with '-')"
+            )
         if not DNS_LABEL.fullmatch(value):
             raise _problem(f"{_show(value)} is not a DNS label")
         return value
@@ -166,14 +191,35 @@ class ModuleFile(BaseModel):
         number = _whole_number(value, digits_string=True)
         if number < MEMORY_MIN_MIB:
             raise _problem(f"{number} MiB is too small")
+        if number > MEMORY_MAX_MIB:
+            raise _problem(f"{number} MiB is out of range")
         return number
 
     @field_validator("disk_size", mode="before")
     @classmethod
     def _disk_size(cls, value: object) -> str:
-        if not isinstance(value, str) or not DISK_SIZE.fullmatch(value):
+        match = DISK_SIZE.fullmatch(value) if isinstance(value, str) else None
+        if match is None:
             raise _problem(f"{_show(value)} is not a disk size")
-        return value
+        mib = disk_mib(int(match[1]), match[2])
+        if mib < DISK_MIN_MIB:
+            raise _problem(f"{_show(value)} is too small")
+        if mib > DISK_MAX_MIB:
+            raise _problem(f"{_show(value)} is out of range")
+        return f"{int(match[1])}{match[2]}"  # "032G" is 32G, as Proxmox reads it
+
+    @field_validator("proxy_port", mode="before")
+    @classmethod
+    def _proxy_port(cls, value: object) -> int | None:
+        if value is None:
+            return None
+        number = _whole_number(value, digits_string=True)
+        if number != LITELLM_PORT:
+            raise _problem(
+                f"{number} is not the port LiteLLM listens on; TAPPaaS's proxy would forward "
+                "to a closed port"
+            )
+        return number
 
     @field_validator("bridge0", mode="before")
     @classmethod
@@ -188,20 +234,40 @@ class ModuleFile(BaseModel):
         if not isinstance(value, str):
             raise _problem(f"{_show(value)} is not a string")
         zones: ZoneTable | None = (info.context or {}).get("zones")
-        if zones is not None and zones.get(value) is None:
+        if zones is None:
+            return value
+        zone = zones.get(value)
+        if zone is None:
             hint = zones.suggest(value)
             also = f" (did you mean {_show(hint)}?)" if hint else ""
             raise _problem(f"{_show(value)} is not a known zone{also}")
+        if zone.state not in DEPLOYABLE_STATES:
+            raise _problem(
+                f"zone {_show(value)} is {zone.state or 'without a state'} in {zones.source}, "
+                "so install-module.sh refuses it (the VM would have no network); activate it "
+                f"first (zone-state.sh enable {value}) or choose another zone"
+            )
         return value
 
     @field_validator("app_version", mode="before")
     @classmethod
     def _app_version(cls, value: object) -> str | None:
+        # Informational and free-form in TAPPaaS; a number is read as jq prints it.
         if value is None:
             return None
-        if not isinstance(value, str) or not APP_VERSION.fullmatch(value):
-            raise _problem(f"{_show(value)} is not a plausible version or tag")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = json.dumps(value)
+        if not isinstance(value, str):
+            raise _problem(f"{_show(value)} is not a string")
+        if len(value) > APP_VERSION_MAX:
+            raise _problem(f"{len(value)} characters is too long")
         return value
+
+
+def disk_mib(number: int, unit: str) -> int:
+    """A TAPPaaS disk size in MiB, as Proxmox reads it (G = GiB, M = MiB, K = KiB, rounded up)."""
+    kib = number * {"G": 1024 * 1024, "M": 1024, "K": 1}[unit]
+    return -(-kib // 1024)
 
 
 @dataclass(frozen=True)
@@ -249,9 +315,7 @@ class VmSpec:
     @property
     def disk_size_mib(self) -> int:
         """`disk_size` in MiB, as Proxmox reads it (G = GiB, M = MiB, K = KiB, rounded up)."""
-        number, unit = int(self.disk_size[:-1]), self.disk_size[-1]
-        kib = number * {"G": 1024 * 1024, "M": 1024, "K": 1}[unit]
-        return -(-kib // 1024)
+        return disk_mib(int(self.disk_size[:-1]), self.disk_size[-1])
 
 
 @dataclass
@@ -341,6 +405,20 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+def _deeper_than(value: object, limit: int) -> bool:
+    """Whether objects and lists nest more than `limit` levels (checked without recursion)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = list(item.values()) if isinstance(item, dict) else item
+        for child in children if isinstance(children, list) else ():
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
 def parse_module(
     text: str, zones: ZoneTable, *, display: str, default_name: str
 ) -> tuple[VmSpec, dict[str, Any], list[str], list[str]]:
@@ -349,6 +427,9 @@ def parse_module(
         raw = json.loads(
             text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
         )
+        deep = _deeper_than(raw, MAX_DEPTH)
+    except RecursionError:
+        deep = True
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{display}:{exc.lineno}:{exc.colno}: malformed JSON: {exc.msg}; "
@@ -360,6 +441,11 @@ def parse_module(
         ) from None
     except ValueError as exc:
         raise InputError(f"{display}: malformed JSON: {exc}") from None
+    if deep:
+        raise InputError(
+            f"{display}: nested more than {MAX_DEPTH} levels deep; allowed: a module file of "
+            "objects and lists a few levels deep"
+        )
     if not isinstance(raw, dict):
         raise InputError(
             f"{display}: the top level is {_show(raw)}, not an object; "
@@ -386,7 +472,8 @@ def parse_module(
             problem = "missing" if error["type"] == "missing" else error["msg"]
             allowed = ALLOWED.get(key, "see module-fields.json")
             if key == "zone0":
-                allowed = f"one of the zones in {zones.source}: {', '.join(zones.names())}"
+                usable = [z.name for z in zones.zones.values() if z.state in DEPLOYABLE_STATES]
+                allowed = f"an active zone in {zones.source}: {', '.join(usable) or 'none is'}"
             problems.append(f"{path}: {problem}; allowed: {allowed}")
     if problems or spec_fields is None:
         raise InputError([f"{display}: {problem}" for problem in problems])
@@ -403,10 +490,11 @@ def parse_module(
             "(not defined by TAPPaaS module-fields.json)"
         )
     zone = zones.zones[spec_fields.zone0]
-    if zone.state in INACTIVE_STATES:
+    depends = flat.get("dependsOn")
+    if spec_fields.proxy_port is None and isinstance(depends, list) and "firewall:proxy" in depends:
         warnings.append(
-            f"{display}: zone {zone.name} is {zone.state} in {zones.source}; "
-            "the VM has no network there until the zone's state is Active"
+            f"{display}: .proxyPort not set: TAPPaaS's firewall:proxy forwards to port 80 by "
+            f'default, where nothing listens; set "proxyPort": {LITELLM_PORT}'
         )
     spec = VmSpec(
         name=spec_fields.vmname,
@@ -546,9 +634,15 @@ def load_module_file(path: Path, zones: ZoneTable, *, display: str | None = None
     """Read and validate a module file."""
     shown = display or str(path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise InputError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(
+            f"{shown}: larger than {MAX_FILE_BYTES // 1024} KiB; allowed: a module file "
+            "(a few kilobytes of JSON)"
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -13,6 +13,7 @@ __all__ = [
     "build_host_option",
     "config_option",
     "flake_dir_option",
+    "other_vmname_option",
     "port_option",
     "target_host_option",
     "wait_timeout_option",
@@ -25,6 +26,13 @@ config_option = click.option(
     "--config",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Module file to read (default: /home/tappaas/config/NAME.json, else ./NAME.json).",
+)
+other_vmname_option = click.option(
+    "--other-vmname",
+    is_flag=True,
+    help="Accept a module file whose vmname is not NAME: the host written is "
+    "hosts/<its vmname>/ (without this, such a file is refused, so a copy of another VM's file "
+    "never overwrites that VM's host).",
 )
 zones_option = click.option(
     "--zones",

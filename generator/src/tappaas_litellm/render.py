@@ -100,7 +100,8 @@ def render_host(spec: VmSpec, *, source: str, module: str, profile: str) -> str:
         source=source,
         regenerate=regenerate,
         tier=tier_text,
-        imports={"module": module, "profile": profile},
+        # A host's own image.json (written by `upgrade`) is read by the module's image-pin.nix.
+        imports={"module": module, "profile": profile, "pin": f"{module}/image-pin.nix"},
         datastore=role if isinstance(role, Datastore) else None,
         gateway_of=(
             {"name": role.datastore, "host": f"{role.datastore}.{spec.zone.domain}"}

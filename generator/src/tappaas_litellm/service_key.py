@@ -20,6 +20,7 @@ from tappaas_litellm import shell
 from tappaas_litellm.errors import InputError, StepError
 from tappaas_litellm.hosts import SshTarget
 from tappaas_litellm.process import CommandNotFoundError, Runner
+from tappaas_litellm.web import open_url
 
 __all__ = [
     "CONSUMER_ENV_FILE",
@@ -31,7 +32,14 @@ __all__ = [
 
 KEY_DIR = "/etc/secrets"
 CONSUMER_ENV_FILE = "/etc/secrets/litellm-svckey.env"
+# The LiteLLM VM: deploy has met it already (its host key is in known_hosts); the key only
+# comes from there.
 SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new")
+# The consumer receives the key: only a host whose key known_hosts holds already, so a
+# machine that answers for the consumer's name on first contact never gets it. With
+# --trust-new-host-key (the admin's explicit choice) a first-seen key is accepted.
+CONSUMER_SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes")
+TRUST_NEW_SSH_OPTIONS = SSH_OPTIONS
 _CONSUMER = re.compile(r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _KEY = re.compile(r"[A-Za-z0-9_\-.]{8,512}")
 
@@ -58,9 +66,14 @@ def check_consumer(consumer: str, what: str = "CONSUMER") -> str:
     return consumer
 
 
-def ssh(target: SshTarget, words: list[str]) -> list[str]:
+def ssh(target: SshTarget, words: list[str], options: tuple[str, ...] = SSH_OPTIONS) -> list[str]:
     """ssh argv running `words` as one quoted command line; `--` before the destination."""
-    return ["ssh", *SSH_OPTIONS, "--", str(target), shell.join(words)]
+    return ["ssh", *options, "--", str(target), shell.join(words)]
+
+
+def unknown_host_key(stderr: str) -> bool:
+    """Whether ssh refused the host because known_hosts has no key (or another key) for it."""
+    return "Host key verification failed" in stderr
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,11 @@ class ServiceKeyPlan:
     ensure: bool = False
     revoke: bool = False
     test: bool = False
+    trust_new_host_key: bool = False  # accept the consumer's host key on first contact
+
+    @property
+    def consumer_options(self) -> tuple[str, ...]:
+        return TRUST_NEW_SSH_OPTIONS if self.trust_new_host_key else CONSUMER_SSH_OPTIONS
 
     def commands(self) -> list[Step]:
         """Every command, in order; for --dry-run and the tests."""
@@ -99,7 +117,8 @@ class ServiceKeyPlan:
             ]
             if self.write_to:
                 rm = ["sudo", "rm", "-f", "--", CONSUMER_ENV_FILE]
-                steps.append(Step("vm", f"remove {CONSUMER_ENV_FILE}", ssh(self.write_to, rm)))
+                remove = ssh(self.write_to, rm, self.consumer_options)
+                steps.append(Step("vm", f"remove {CONSUMER_ENV_FILE}", remove))
             return steps
         steps = []
         if self.ensure:
@@ -108,11 +127,12 @@ class ServiceKeyPlan:
         read = ssh(self.provider, ["sudo", "cat", key_file(self.consumer)])
         steps.append(Step("read-key", "read the key", read))
         if self.write_to and self.test:
-            check = ssh(self.write_to, ["sudo", "cat", CONSUMER_ENV_FILE])
+            check = ssh(self.write_to, ["sudo", "cat", CONSUMER_ENV_FILE], self.consumer_options)
             steps.append(Step("check-env", f"read {CONSUMER_ENV_FILE}", check))
         elif self.write_to:
             write = ["sudo", "sh", "-c", WRITE_SCRIPT, "litellm-svckey", CONSUMER_ENV_FILE]
-            steps.append(Step("write-env", f"write {CONSUMER_ENV_FILE}", ssh(self.write_to, write)))
+            deliver = ssh(self.write_to, write, self.consumer_options)
+            steps.append(Step("write-env", f"write {CONSUMER_ENV_FILE}", deliver))
         return steps
 
 
@@ -136,8 +156,19 @@ def _run(
     if result.returncode != 0:
         if show is not None and (result.stdout or "").strip():
             show(result.stdout.strip())
+        host = argv[-2]
+        if "StrictHostKeyChecking=yes" in argv and unknown_host_key(result.stderr or ""):
+            raise StepError(
+                f"{what} refused: the host key of {host} is not in known_hosts (or differs), so "
+                "the key is not sent to it",
+                exit_code=1,
+                hint=f"compare the VM's key (on its console: ssh-keygen -lf "
+                f"/etc/ssh/ssh_host_ed25519_key.pub) with `ssh-keyscan {host.split('@')[-1]} | "
+                "ssh-keygen -lf -`, then add it to ~/.ssh/known_hosts; or pass "
+                "--trust-new-host-key to accept it on first contact",
+            )
         detail = " ".join((result.stderr or "").split()) or f"status {result.returncode}"
-        raise StepError(f"{what} failed ({argv[-2]}): {detail}", exit_code=1)
+        raise StepError(f"{what} failed ({host}): {detail}", exit_code=1)
     return result.stdout or ""
 
 
@@ -153,7 +184,7 @@ def _models(base_url: str, key: str, timeout: float) -> list[str]:
     request = urllib.request.Request(base_url.rstrip("/") + "/models")
     request.add_header("Authorization", f"Bearer {key}")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with open_url(request, timeout) as response:
             data = json.loads(response.read().decode("utf-8", "replace"))
     except urllib.error.HTTPError as exc:
         raise StepError(f"GET {base_url}/models with the key: HTTP {exc.code}") from None

@@ -71,6 +71,12 @@ def _provider(
     show_default=True,
     help="LiteLLM's port (tappaas.litellm.port).",
 )
+@click.option(
+    "--trust-new-host-key",
+    is_flag=True,
+    help="With --write-to: accept the consumer VM's SSH host key on first contact. Without it "
+    "the key goes only to a host whose key is in ~/.ssh/known_hosts already.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the commands; run nothing.")
 @config_option
 @zones_option
@@ -83,6 +89,7 @@ def service_key(
     revoke: bool,
     test: bool,
     port: int,
+    trust_new_host_key: bool,
     dry_run: bool,
     config: Path | None,
     zones_file: Path | None,
@@ -93,7 +100,9 @@ def service_key(
     litellm-svc-CONSUMER), kept root-only on the LiteLLM VM at
     /etc/secrets/litellm-svc-CONSUMER.key. With --write-to it is written to the
     consumer as /etc/secrets/litellm-svckey.env (LITELLM_API_KEY,
-    LITELLM_BASE_URL; 0600 root), sent over SSH on stdin, never on a command line.
+    LITELLM_BASE_URL; 0600 root), sent over SSH on stdin, never on a command line,
+    and only to a consumer whose SSH host key ~/.ssh/known_hosts holds already
+    (--trust-new-host-key accepts a first-seen one).
 
     \b
     Examples:
@@ -107,6 +116,8 @@ def service_key(
     check_consumer(consumer)
     if revoke and (ensure or test):
         raise InputError("--revoke cannot be combined with --ensure or --test")
+    if trust_new_host_key and write_to is None:
+        raise InputError("--trust-new-host-key goes with --write-to; allowed: add --write-to")
     consumer_vm = parse_target(write_to, "--write-to") if write_to is not None else None
     provider = _provider(name, host, config, zones_file)
     plan = ServiceKeyPlan(
@@ -117,6 +128,7 @@ def service_key(
         ensure=ensure,
         revoke=revoke,
         test=test,
+        trust_new_host_key=trust_new_host_key,
     )
     key = run_service_key(plan, process.get_runner(), _info, dry_run=dry_run)
     if key is not None:

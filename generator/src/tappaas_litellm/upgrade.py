@@ -21,6 +21,7 @@ from pathlib import Path
 
 import click
 
+from tappaas_litellm import site
 from tappaas_litellm.config import find_config, find_zones
 from tappaas_litellm.deploy import readiness_url, rebuild_command, target_for, wait_until_ready
 from tappaas_litellm.errors import InputError, StepError
@@ -37,7 +38,7 @@ from tappaas_litellm.image_pin import (
     write_pin,
 )
 from tappaas_litellm.model import load_module_file
-from tappaas_litellm.process import CommandNotFoundError, Runner
+from tappaas_litellm.process import Command, CommandNotFoundError, Runner
 from tappaas_litellm.upgrade_remote import HELPER_FILE, Remote, RemoteError, VmState
 from tappaas_litellm.verify.command import run_verify
 from tappaas_litellm.verify.transport import SSHTransport
@@ -66,12 +67,19 @@ class Action:
 
 @dataclass
 class PinChange:
-    """modules/litellm/image.json before and after."""
+    """The host's image pin (site/hosts/<name>/image.json) before and after.
+
+    `old` is the site's pin when it has one, else the module's (modules/litellm/image.json,
+    upstream's, never written here). `register` makes a written pin visible to the flake;
+    `forget` takes it out again when the way back finds no site pin before."""
 
     path: Path
     old: ImagePin
     new: ImagePin | None  # None in a dry run without --digest/--hash: resolved in step 1
     written: bool = False
+    existed: bool = True  # the site had its own pin before
+    register: Action | None = None
+    forget: Action | None = None
 
 
 def needs_restore(kind: str, before: VmState, now: VmState | None) -> tuple[bool, str]:
@@ -211,7 +219,8 @@ class Upgrade:
             return True
         self.note(f"new:  {new.reference()} ({new.hash})")
         if new.digest == old.digest and not self.dry_run:
-            self.say(f"{self.pin.path} already pins this image; nothing to upgrade.")
+            where = self.pin.path if self.pin.existed else PIN_FILE
+            self.say(f"{where} already pins this image; nothing to upgrade.")
             return False
         return True
 
@@ -264,9 +273,11 @@ class Upgrade:
 
     def _pin(self) -> None:
         assert self.pin is not None
-        self.header(f"Pin the new image in {PIN_FILE}")
+        self.header(f"Pin the new image for this site in {site.SITE_HOSTS}/{self.name}/")
         if self.dry_run or self.pin.new is None:
             self.note(f"would write {self.pin.path} (digest and hash together)")
+            if self.pin.register is not None:
+                self.show(self.pin.register.shown)
             return
         try:
             write_pin(self.pin.path, self.pin.new)
@@ -274,6 +285,8 @@ class Upgrade:
             raise StepError(f"cannot write {self.pin.path}: {exc}") from None
         self.pin.written = True
         self.note(f"wrote {self.pin.path}: {self.pin.new.tag} {self.pin.new.digest}")
+        if self.pin.register is not None:
+            self.action(self.pin.register)
 
     def _switch(self) -> None:
         self.header(f"Build and switch {self.name} ({self.remote.shown})")
@@ -318,7 +331,7 @@ class Upgrade:
                 raise StepError(
                     f"PostgreSQL is still {now.pg_major} after the switch",
                     hint="set tappaas.litellm.database.package (e.g. pkgs.postgresql_18) in "
-                    f"hosts/{self.name}/local.nix and git add it",
+                    f"{site.SITE_HOSTS}/{self.name}/local.nix and deploy",
                 )
             self.new_major = now.pg_major
             self.note(f"PostgreSQL {self.before.pg_major} -> {now.pg_major}")
@@ -365,7 +378,8 @@ class Upgrade:
         if self.kind == "image" and self.pin and self.pin.new:
             self.say(
                 f"Upgraded {self.name} to {self.pin.new.image_name}:{self.pin.new.tag}. "
-                f"Commit {self.pin.path} (git commit -m 'LiteLLM {self.pin.new.tag}')."
+                f"{self.pin.path} pins it for this site (never committed, so `git pull` keeps "
+                "it; remove it to follow the module's pin again)."
             )
         elif self.kind == "image":
             self.say(f"Upgraded {self.name}: the new configuration runs and verifies.")
@@ -460,15 +474,29 @@ class Upgrade:
 
         if self.pin is not None and self.pin.written:
             try:
-                write_pin(self.pin.path, self.pin.old)
-            except OSError as exc:
+                if self.pin.existed:
+                    write_pin(self.pin.path, self.pin.old)
+                else:  # the module's pin again: no site pin, as before
+                    self.pin.path.unlink()
+                    if self.pin.forget is not None:
+                        self.pin.forget.run()
+            except (OSError, StepError) as exc:
                 self.report.append(
-                    f"FAILED: writing {self.pin.path} back: {exc}; by hand: "
-                    f"git checkout -- {PIN_FILE}"
+                    f"FAILED: putting {self.pin.path} back: {exc}; by hand: "
+                    + (
+                        f"write {self.pin.old.tag} back into it"
+                        if self.pin.existed
+                        else f"rm {self.pin.path} && git rm -q --cached --ignore-unmatch "
+                        f"{self.pin.path}"
+                    )
                 )
             else:
                 self.pin.written = False
-                self.report.append(f"{self.pin.path} pins {self.pin.old.tag} again")
+                self.report.append(
+                    f"{self.name} runs on {self.pin.old.tag} again ({PIN_FILE})"
+                    if not self.pin.existed
+                    else f"{self.pin.path} pins {self.pin.old.tag} again"
+                )
 
         self.back("Start LiteLLM and wait until it is ready")
         started = self._try(
@@ -539,6 +567,32 @@ def _check_options(o: UpgradeOptions) -> None:
         check_destination(o.build_host, "--build-host")
 
 
+def _pin_index_actions(flake_dir: Path, pin_path: Path, runner: Runner) -> tuple[Action, Action]:
+    """Register the site's pin with git (the flake sees only files git knows), and take it
+    out again; both only in a git clone (a plain folder flake sees every file)."""
+    add = site.register_command(flake_dir, [pin_path])
+    relative = add.argv[-1]
+    remove = Command(
+        ("git", "rm", "-q", "--cached", "--ignore-unmatch", "--", relative), cwd=flake_dir
+    )
+
+    def run(command: Command) -> None:
+        try:
+            if runner.run_command(site.git_check_command(flake_dir), capture=True).returncode:
+                return
+            result = runner.run_command(command, capture=True)
+        except CommandNotFoundError as exc:
+            raise StepError(f"{exc.program} not found", exit_code=127) from None
+        if result.returncode != 0:
+            detail = " ".join((result.stderr or "").split()) or f"status {result.returncode}"
+            raise StepError(f"{command.display()} failed: {detail}")
+
+    return (
+        Action(add.display(), lambda: run(add)),
+        Action(remove.display(), lambda: run(remove)),
+    )
+
+
 def run_upgrade(options: UpgradeOptions, runner: Runner) -> int:
     o = options
     _check_options(o)
@@ -548,10 +602,10 @@ def run_upgrade(options: UpgradeOptions, runner: Runner) -> int:
             f"--flake-dir {flake_dir}: no flake.nix there; allowed: the folder of the "
             "TAPPaaS LiteLLM flake (run from it, or pass --flake-dir)"
         )
-    host_file = flake_dir / "hosts" / o.name / "default.nix"
-    if not host_file.is_file():
+    host_dir = site.site_host_dir(flake_dir, o.name)
+    if not (host_dir / site.HOST_FILE).is_file():
         raise InputError(
-            f"hosts/{o.name}/default.nix does not exist; deploy the VM first "
+            f"{site.SITE_HOSTS}/{o.name}/{site.HOST_FILE} does not exist; deploy the VM first "
             f"(tappaas-litellm deploy {o.name})"
         )
     helper_path = flake_dir / HELPER_FILE
@@ -570,12 +624,14 @@ def run_upgrade(options: UpgradeOptions, runner: Runner) -> int:
     resolve_pin = None
     resolve_shown = ""
     if o.image is not None:
-        pin_path = flake_dir / PIN_FILE
-        old = read_pin(pin_path)
+        pin_path = host_dir / site.PIN_FILE_NAME
+        existed = pin_path.is_file()
+        old = read_pin(pin_path if existed else flake_dir / PIN_FILE)
         new = None
         if o.digest is not None and o.hash is not None:
             new = ImagePin(old.image_name, o.image, o.digest, check_hash(o.hash))
-        pin = PinChange(pin_path, old, new)
+        register, forget = _pin_index_actions(flake_dir, pin_path, runner)
+        pin = PinChange(pin_path, old, new, existed=existed, register=register, forget=forget)
         tag = o.image
         resolve_shown = prefetch_command(old.image_name, tag).display()
 

@@ -48,7 +48,7 @@ __all__ = ["upgrade"]
 @build_host_option
 @config_option
 @zones_option
-@flake_dir_option("hosts/NAME and modules/litellm/image.json are in it")
+@flake_dir_option("site/hosts/NAME is in it; its image.json pins this site's image")
 @port_option
 @wait_timeout_option
 def upgrade(
@@ -74,7 +74,9 @@ def upgrade(
       2. read the VM's state: generation, keys, schema migrations
       3. stop LiteLLM; back up PostgreSQL, Redis and the secrets
       4. check the dump restores into a scratch database
-      5. write modules/litellm/image.json (digest and hash together)
+      5. write site/hosts/NAME/image.json, this site's pin (digest and hash together;
+         never committed, so `git pull` keeps it; upstream's modules/litellm/image.json
+         is never written)
       6. nixos-rebuild switch; 7. wait for /health/readiness; 8. verify
     With --postgresql (after setting tappaas.litellm.database.package): steps 2-4,
     then the guard lets the new version start empty next to the old data, switch,

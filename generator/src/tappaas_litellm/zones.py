@@ -9,12 +9,13 @@ from pathlib import Path
 from tappaas_litellm import bundled
 from tappaas_litellm.errors import InputError
 
-__all__ = ["BUNDLED_ZONES", "Zone", "ZoneTable", "load_zones"]
+__all__ = ["BUNDLED_ZONES", "DEPLOYABLE_STATES", "Zone", "ZoneTable", "load_zones"]
 
 BUNDLED_ZONES = "the bundled zones.json"
 
-# Zones whose VMs have no network until an admin changes the zone's state.
-INACTIVE_STATES = frozenset({"Inactive", "Disabled"})
+# Zone states install-module.sh deploys into (validate_zone_active); in any other state
+# (Inactive, Disabled, ...) a VM would have no network, and TAPPaaS refuses the install.
+DEPLOYABLE_STATES = frozenset({"Active", "Manual", "Mandatory"})
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,20 @@ def _parse(data: object, source: str) -> ZoneTable:
         if entry.get("type") == "Overlay":
             continue
         vlantag = entry.get("vlantag")
-        if isinstance(vlantag, bool) or not isinstance(vlantag, int):
-            problem = "missing" if vlantag is None else f"{json.dumps(vlantag)} is not a number"
-            problems.append(f"{source}: {json.dumps(name)}.vlantag: {problem}; allowed: a VLAN tag")
+        shown = json.dumps(vlantag)[:40]
+        if vlantag is None:
+            problem = "missing"
+        elif isinstance(vlantag, bool) or not isinstance(vlantag, int):
+            problem = f"{shown} is not a number"
+        elif not 0 <= vlantag <= 4094:
+            problem = f"{shown} is not a VLAN tag"
+        else:
+            problem = ""
+        if problem:
+            problems.append(
+                f"{source}: {json.dumps(name)[:80]}.vlantag: {problem}; allowed: a VLAN tag "
+                "from 0 (untagged) to 4094"
+            )
             continue
         zones[name] = Zone(
             name=name,
@@ -97,4 +109,7 @@ def load_zones(path: Path | None = None) -> ZoneTable:
         raise InputError(
             f"{path}:{exc.lineno}:{exc.colno}: malformed JSON in zones file: {exc.msg}"
         ) from None
+    except (RecursionError, ValueError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise InputError(f"{path}: malformed zones file: {reason}") from None
     return _parse(data, str(path))

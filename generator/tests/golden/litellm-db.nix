@@ -2,6 +2,8 @@
 # To change this host, edit litellm-db.json and run: tappaas-litellm generate litellm-db
 # Settings of your own (models, provider key files, tuning) go in local.nix next
 # to this file: imported when it exists, never written or deleted by the tool.
+# image.json next to it, written by `tappaas-litellm upgrade`, pins this host's
+# LiteLLM image in place of the module's.
 #
 # VM 320 in zone srvWork (VLAN 220), 4 vCPU / 8192 MiB.
 # Datastore: PostgreSQL and Redis for the LiteLLM gateways below, no LiteLLM.
@@ -12,7 +14,10 @@
     ../../modules/litellm
     ../../modules/tappaas-vm.nix
   ]
-  ++ builtins.filter builtins.pathExists [ ./local.nix ];
+  ++ builtins.filter builtins.pathExists [ ./local.nix ]
+  ++ map (import ../../modules/litellm/image-pin.nix) (
+    builtins.filter builtins.pathExists [ ./image.json ]
+  );
 
   networking.hostName = "litellm-db";
   networking.domain = "srvwork.internal";

@@ -2,6 +2,8 @@
 # To change this host, edit mid.json and run: tappaas-litellm generate mid
 # Settings of your own (models, provider key files, tuning) go in local.nix next
 # to this file: imported when it exists, never written or deleted by the tool.
+# image.json next to it, written by `tappaas-litellm upgrade`, pins this host's
+# LiteLLM image in place of the module's.
 #
 # VM 310 in zone srvWork (VLAN 220), 6 vCPU / 12288 MiB.
 # Sizing guide tier: up to 250 users (6 vCPU / 8 GB).
@@ -11,7 +13,10 @@
     ../../modules/litellm
     ../../modules/tappaas-vm.nix
   ]
-  ++ builtins.filter builtins.pathExists [ ./local.nix ];
+  ++ builtins.filter builtins.pathExists [ ./local.nix ]
+  ++ map (import ../../modules/litellm/image-pin.nix) (
+    builtins.filter builtins.pathExists [ ./image.json ]
+  );
 
   networking.hostName = "mid";
   networking.domain = "srvwork.internal";

@@ -1,7 +1,7 @@
 """``tappaas-litellm verify NAME``: run the checks against a deployed gateway.
 
 The host defaults to ``NAME.<domain>``, where the domain is ``networking.domain`` in
-``hosts/NAME/default.nix`` of the flake (found from the current directory upwards,
+``site/hosts/NAME/default.nix`` (else ``hosts/NAME/``) of the flake (found upwards from here,
 or given with ``--flake``). Without a domain there, the host is ``NAME`` itself (so
 an entry in ``~/.ssh/config`` or DNS search domain works). ``--host`` overrides both.
 """
@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from tappaas_litellm import site
 from tappaas_litellm.errors import InputError
 from tappaas_litellm.hosts import check_host, check_user
 from tappaas_litellm.verify.checks import CHECKS, run_checks, select_checks
@@ -37,11 +38,11 @@ def find_flake_dir(start: Path | None = None) -> Path | None:
 
 
 def host_domain(name: str, flake_dir: Path | None = None) -> str | None:
-    """``networking.domain`` from ``hosts/NAME/default.nix``, if it sets one."""
+    """``networking.domain`` from the host file (the site's, else upstream's sample)."""
     folder = flake_dir or find_flake_dir()
     if folder is None:
         return None
-    host_file = folder / "hosts" / name / "default.nix"
+    host_file = site.host_dir(folder, name) / site.HOST_FILE
     try:
         text = host_file.read_text()
     except OSError:
@@ -157,7 +158,7 @@ def _parse_settings(values: Sequence[str], settings_file: str | None) -> dict[st
     "--flake",
     "flake_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Flake directory with hosts/NAME (default: found from the current directory).",
+    help="Flake directory with site/hosts/NAME (default: found from the current directory).",
 )
 @click.option(
     "--local",
