@@ -20,7 +20,7 @@ PROGRAMS = {
     "nix": ("nix", "create.py"),
     "nix-instantiate": ("nix", "sizing.py"),
     "nixos-rebuild": ("nixos-rebuild", "deploy.py"),
-    "git": ("git", "deploy.py"),
+    "git": ("git", "site.py"),
     "ssh": ("openssh", "key.py"),
     "scp": ("openssh", "create.py"),
     "ssh-keygen": ("openssh", "create.py"),
