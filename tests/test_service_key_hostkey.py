@@ -232,6 +232,20 @@ def test_a_consumer_with_another_key_never_receives_it(machines: Machines) -> No
         assert result.returncode == 1, result.stderr
         assert len(_errors(result)) == 1
         assert not machines.received.exists()
+    assert _errors(machines.tool()) == [
+        f"error: write /etc/secrets/litellm-svckey.env refused: the host key of {CONSUMER} "
+        "differs from the one known_hosts holds for it, so the key is not sent to it"
+    ]
+
+
+def test_a_consumer_given_by_an_unknown_address_never_receives_it(machines: Machines) -> None:
+    result = machines.tool(to=CONSUMER_IP)
+    assert result.returncode == 1, result.stderr
+    assert _errors(result) == [
+        "error: write /etc/secrets/litellm-svckey.env refused: known_hosts holds no host key "
+        f"for {CONSUMER_IP}, so the key is not sent to it"
+    ]
+    assert not machines.received.exists()
 
 
 def test_a_known_consumer_receives_it(machines: Machines) -> None:
