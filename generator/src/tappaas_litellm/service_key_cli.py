@@ -75,7 +75,8 @@ def _provider(
     "--trust-new-host-key",
     is_flag=True,
     help="With --write-to: accept the consumer VM's SSH host key on first contact. Without it "
-    "the key goes only to a host whose key is in ~/.ssh/known_hosts already.",
+    "the key goes only to a host whose key is in ~/.ssh/known_hosts already (under its name, "
+    "or under the address the name resolves to).",
 )
 @click.option("--dry-run", is_flag=True, help="Print the commands; run nothing.")
 @config_option
@@ -101,8 +102,9 @@ def service_key(
     /etc/secrets/litellm-svc-CONSUMER.key. With --write-to it is written to the
     consumer as /etc/secrets/litellm-svckey.env (LITELLM_API_KEY,
     LITELLM_BASE_URL; 0600 root), sent over SSH on stdin, never on a command line,
-    and only to a consumer whose SSH host key ~/.ssh/known_hosts holds already
-    (--trust-new-host-key accepts a first-seen one).
+    and only to a consumer whose SSH host key ~/.ssh/known_hosts holds already,
+    under its name or, as TAPPaaS records VMs, under the address the name
+    resolves to (--trust-new-host-key accepts a first-seen one).
 
     \b
     Examples:
