@@ -11,10 +11,10 @@ let
     };
 in
 {
-  vm-litellm = runTest ./litellm.nix;
-  vm-adopt = runTest ./adopt.nix;
-  vm-tappaas = runTest ./tappaas.nix;
-  vm-scaleout = runTest ./scaleout.nix;
-  vm-faults = runTest ./faults.nix;
-  vm-upgrade = runTest ./upgrade.nix;
+  vm-litellm = runTest ./litellm;
+  vm-adopt = runTest ./adopt;
+  vm-tappaas = runTest ./tappaas;
+  vm-scaleout = runTest ./scaleout;
+  vm-faults = runTest ./faults;
+  vm-upgrade = runTest ./upgrade;
 }

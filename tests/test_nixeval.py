@@ -38,7 +38,7 @@ KNOWN_MIRROR_GAPS = {
 }
 GAP_FILES = [declared for _, declared in KNOWN_MIRROR_GAPS.values()]
 
-# What the VM test vm-tappaas adds to a single VM (nixos-tests/tappaas.nix), as local.nix.
+# What the VM test vm-tappaas adds to a single VM (nixos-tests/tappaas/default.nix), as local.nix.
 TAPPAAS_LOCAL = """{
   tappaas.litellm = {
     metrics.enable = true;

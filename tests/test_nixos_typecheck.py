@@ -11,7 +11,8 @@ from pathlib import Path
 
 from nixtools import ROOT
 
-CHECK = ROOT / "nixos-tests" / "typecheck" / "check.py"
+TESTS = ROOT / "nixos-tests"
+CHECK = TESTS / "typecheck" / "check.py"
 
 
 def run_check(folder: Path) -> subprocess.CompletedProcess[str]:
@@ -25,15 +26,24 @@ def run_check(folder: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_every_script_type_checks() -> None:
-    result = run_check(ROOT / "nixos-tests")
+    result = run_check(TESTS)
     assert result.returncode == 0, result.stdout + result.stderr
     checked = set(re.findall(r"^ok  (\S+\.py) ", result.stdout, re.M))
-    assert checked == {p.name for p in (ROOT / "nixos-tests").glob("*.py")}
-    assert "scaleout.py (nodes: client, datastore, gateway1, gateway2)" in result.stdout
+    scripts = {
+        p.relative_to(TESTS).as_posix()
+        for p in TESTS.rglob("*.py")
+        if p.relative_to(TESTS).parts[0] not in ("typecheck", "common")
+    }
+    assert checked == scripts
+    # Every test's folder has its script.
+    assert {s.split("/")[0] for s in scripts} == {
+        p.parent.name for p in TESTS.glob("*/default.nix")
+    }
+    assert "scaleout/scaleout.py (nodes: client, datastore, gateway1, gateway2)" in result.stdout
 
 
 def test_no_vm_test_skips_the_type_check() -> None:
-    for nix in (ROOT / "nixos-tests").glob("*.nix"):
+    for nix in TESTS.rglob("*.nix"):
         assert "skipTypeCheck" not in nix.read_text(), nix
 
 
@@ -74,3 +84,33 @@ def test_a_script_no_test_uses_is_an_error(tmp_path: Path) -> None:
     result = run_check(folder)
     assert result.returncode == 2
     assert f"{folder / 'orphan.py'}: no .nix file in {folder} uses it" in result.stderr
+
+
+def test_a_shared_helper_is_put_in_front_of_the_script(tmp_path: Path) -> None:
+    # The layout of nixos-tests/: the test's folder reads ../common/hi.py before its script.
+    folder = tmp_path / "nixos-tests"
+    (folder / "one").mkdir(parents=True)
+    (folder / "one" / "default.nix").write_text(
+        "{\n  nodes.server = ./node.nix;\n"
+        "  testScript = builtins.readFile ../common/hi.py + builtins.readFile ./one.py;\n}\n"
+    )
+    (folder / "one" / "one.py").write_text("start_all()\nserver.succeed(greeting())\n")
+    (folder / "common").mkdir()
+    helper = folder / "common" / "hi.py"
+    helper.write_text("def greeting() -> str:\n    return 'true'\n")
+    result = run_check(folder)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok  one/one.py (nodes: server, machine)" in result.stdout
+    helper.write_text("def greeting() -> int:\n    return 1\n")
+    result = run_check(folder)
+    assert result.returncode == 1, result.stdout
+    assert f'{folder / "one" / "one.py"}:2: error: Argument 1 to "succeed"' in result.stdout
+
+
+def test_a_shared_helper_no_test_reads_is_an_error(tmp_path: Path) -> None:
+    folder = _copy(tmp_path, "two.py", "start_all()\n")
+    (folder / "common").mkdir()
+    (folder / "common" / "unused.py").write_text("X = 1\n")
+    result = run_check(folder)
+    assert result.returncode == 2
+    assert f"{folder / 'common' / 'unused.py'}: no .nix file in {folder} reads it" in result.stderr

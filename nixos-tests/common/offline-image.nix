@@ -4,7 +4,7 @@
 # loopback (tests/upstream.py; it accepts only the key `fake-provider-key`).
 { pkgs, ... }:
 let
-  pin = builtins.fromJSON (builtins.readFile ../modules/litellm/image.json);
+  pin = builtins.fromJSON (builtins.readFile ../../modules/litellm/image.json);
 in
 {
   virtualisation = {
@@ -35,7 +35,7 @@ in
     wantedBy = [ "multi-user.target" ];
     before = [ "podman-litellm.service" ];
     serviceConfig = {
-      ExecStart = "${pkgs.python3.interpreter} ${../tests/upstream.py} --host 127.0.0.1 --port 8099 --api-key fake-provider-key";
+      ExecStart = "${pkgs.python3.interpreter} ${../../tests/upstream.py} --host 127.0.0.1 --port 8099 --api-key fake-provider-key";
       DynamicUser = true;
     };
   };

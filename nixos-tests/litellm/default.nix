@@ -6,18 +6,18 @@
 {
   name = "litellm";
 
-  nodes.machine = ./node.nix;
+  nodes.machine = ../common/node.nix;
 
   # The test script imports the verify checks from the project's package,
   # built with the driver's own Python package set so it lands on the
   # driver's Python path whatever Python version the driver uses.
   extraPythonPackages = ps: [
     (ps.toPythonModule (
-      (pkgs.callPackage ../generator/package.nix { python3Packages = ps; }).overridePythonAttrs {
+      (pkgs.callPackage ../../generator/package.nix { python3Packages = ps; }).overridePythonAttrs {
         doCheck = false;
       }
     ))
   ];
 
-  testScript = builtins.readFile ./common/gateway.py + builtins.readFile ./litellm.py;
+  testScript = builtins.readFile ../common/gateway.py + builtins.readFile ./litellm.py;
 }

@@ -1,4 +1,4 @@
-# Test script of nixos-tests/tappaas.nix, run by the NixOS test driver
+# Test script of nixos-tests/tappaas/default.nix, run by the NixOS test driver
 # (`machine`, `subtest` and `start_all` come from the driver).
 import json
 import re

@@ -1,6 +1,6 @@
-# Test script of nixos-tests/adopt.nix, run by the NixOS test driver
+# Test script of nixos-tests/adopt/default.nix, run by the NixOS test driver
 # (`machine`, `subtest` and `start_all` come from the driver; `api`, `env_value`,
-# `psql` and the rest from common/gateway.py, which adopt.nix puts in front).
+# `psql` and the rest from common/gateway.py, which default.nix puts in front).
 
 SWITCH = "/run/current-system/specialisation/module/bin/switch-to-configuration test"
 

@@ -1,4 +1,4 @@
-# A gateway of the scale-out test: the test node (node.nix) with the database
+# A gateway of the scale-out test: the test node (common/node.nix) with the database
 # and Redis of the node `datastore`, reachable from the other nodes on port
 # 4000, and a priced model for the budget test. Its secrets come from the
 # datastore (the test script copies /etc/secrets, as the README says).
@@ -8,8 +8,8 @@ let
 in
 {
   imports = [
-    ./node.nix
-    ./priced-model.nix
+    ../common/node.nix
+    ../common/priced-model.nix
   ];
 
   # psql, to try logins at the datastore from a gateway's address.

@@ -7,11 +7,11 @@
   name = "scaleout";
 
   nodes = {
-    datastore = ./scaleout-datastore.nix;
-    gateway1 = ./scaleout-gateway.nix;
-    gateway2 = ./scaleout-gateway.nix;
-    client = ./client.nix;
+    datastore = ./datastore.nix;
+    gateway1 = ./gateway.nix;
+    gateway2 = ./gateway.nix;
+    client = ../common/client.nix;
   };
 
-  testScript = builtins.readFile ./common/network.py + builtins.readFile ./scaleout.py;
+  testScript = builtins.readFile ../common/network.py + builtins.readFile ./scaleout.py;
 }

@@ -1,6 +1,6 @@
-# Test script of nixos-tests/litellm.nix, run by the NixOS test driver
+# Test script of nixos-tests/litellm/default.nix, run by the NixOS test driver
 # (`machine`, `subtest` and `start_all` come from the driver; `api`, `env_value`,
-# `wait_ready` and the rest from common/gateway.py, which litellm.nix puts in front).
+# `wait_ready` and the rest from common/gateway.py, which default.nix puts in front).
 import re
 
 MODEL = "test-model"

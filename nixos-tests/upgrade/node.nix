@@ -1,4 +1,4 @@
-# The node of the upgrade test: the VM of vm-litellm (node.nix) with the
+# The node of the upgrade test: the VM of vm-litellm (common/node.nix) with the
 # pinned image, and one specialisation per upgrade it is taken through:
 #   next           the same LiteLLM under another tag: dockerTools.buildImage
 #                  on top of the pinned image (the only image with a known Nix
@@ -8,7 +8,7 @@
 #   postgresql18   database.package = postgresql_18, a major upgrade.
 { lib, pkgs, ... }:
 let
-  pin = builtins.fromJSON (builtins.readFile ../modules/litellm/image.json);
+  pin = builtins.fromJSON (builtins.readFile ../../modules/litellm/image.json);
 
   pinned = pkgs.dockerTools.pullImage {
     inherit (pin)
@@ -46,7 +46,7 @@ let
   };
 in
 {
-  imports = [ ./node.nix ];
+  imports = [ ../common/node.nix ];
 
   virtualisation.diskSize = lib.mkForce 16384;
 

@@ -1,6 +1,6 @@
-# Test script of nixos-tests/upgrade.nix, run by the NixOS test driver (`machine`,
+# Test script of nixos-tests/upgrade/default.nix, run by the NixOS test driver (`machine`,
 # `subtest` and `start_all` come from the driver; `api`, `psql` and the rest from
-# common/gateway.py and HELPER, the path of litellm-upgrade-helper.sh, from upgrade.nix).
+# common/gateway.py and HELPER, the path of litellm-upgrade-helper.sh, from default.nix).
 #
 # The upgrades run through tappaas_litellm.upgrade.Upgrade, the engine of
 # `tappaas-litellm upgrade`: the same helper calls, restore decision and rollback.
@@ -15,7 +15,7 @@ from tappaas_litellm.verify import MachineTransport, Target, assert_passed, run_
 CONFIG_MODEL = "test-model"
 PROFILE = "/nix/var/nix/profiles/system"
 # HELPER, the path of litellm-upgrade-helper.sh, is assigned in front of this script by
-# upgrade.nix (the ignore is for type-checking the script on its own).
+# default.nix (the ignore is for type-checking the script on its own).
 with open(HELPER) as handle:  # type: ignore[name-defined]
     HELPER_SOURCE = handle.read()
 

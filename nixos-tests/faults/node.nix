@@ -1,12 +1,12 @@
-# The single-VM host of the fault test: the test node (node.nix) with the
+# The single-VM host of the fault test: the test node (common/node.nix) with the
 # TAPPaaS VM profile (its SSH and firewall settings are under test), LiteLLM
 # reachable from the other nodes, a priced model, and the backups on a small
 # file system of their own, so it can be filled without filling the journal.
 { lib, self, ... }:
 {
   imports = [
-    ./node.nix
-    ./priced-model.nix
+    ../common/node.nix
+    ../common/priced-model.nix
     self.nixosModules.tappaas-vm
   ];
 

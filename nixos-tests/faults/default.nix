@@ -5,9 +5,9 @@
   name = "faults";
 
   nodes = {
-    machine = ./faults-node.nix;
-    client = ./client.nix;
+    machine = ./node.nix;
+    client = ../common/client.nix;
   };
 
-  testScript = builtins.readFile ./common/network.py + builtins.readFile ./faults.py;
+  testScript = builtins.readFile ../common/network.py + builtins.readFile ./faults.py;
 }

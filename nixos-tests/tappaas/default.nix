@@ -36,7 +36,7 @@ in
   name = "tappaas";
 
   nodes.machine = {
-    imports = [ ./node.nix ];
+    imports = [ ../common/node.nix ];
 
     tappaas.litellm = {
       settings.model_list = [

@@ -1,4 +1,4 @@
-# Test script of nixos-tests/faults.nix, run by the NixOS test driver
+# Test script of nixos-tests/faults/default.nix, run by the NixOS test driver
 # (`machine`, `client`, `subtest` and `start_all` come from the driver; `address`,
 # `connect` and the outcomes CONNECTED, REFUSED, DROPPED from common/network.py).
 import base64

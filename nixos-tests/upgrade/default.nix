@@ -6,18 +6,18 @@
 {
   name = "upgrade";
 
-  nodes.machine = ./upgrade-node.nix;
+  nodes.machine = ./node.nix;
 
   extraPythonPackages = ps: [
     (ps.toPythonModule (
-      (pkgs.callPackage ../generator/package.nix { python3Packages = ps; }).overridePythonAttrs {
+      (pkgs.callPackage ../../generator/package.nix { python3Packages = ps; }).overridePythonAttrs {
         doCheck = false;
       }
     ))
   ];
   testScript = ''
-    HELPER = "${../modules/litellm/scripts/litellm-upgrade-helper.sh}"
+    HELPER = "${../../modules/litellm/scripts/litellm-upgrade-helper.sh}"
   ''
-  + builtins.readFile ./common/gateway.py
+  + builtins.readFile ../common/gateway.py
   + builtins.readFile ./upgrade.py;
 }

@@ -1,4 +1,4 @@
-# Test script of nixos-tests/scaleout.nix, run by the NixOS test driver
+# Test script of nixos-tests/scaleout/default.nix, run by the NixOS test driver
 # (`datastore`, `gateway1`, `gateway2`, `client`, `subtest` and `start_all`
 # come from the driver; `address`, `connect` and the outcomes from common/network.py).
 # Requests go from `client`, as they would through

@@ -5,7 +5,7 @@
 {
   name = "adopt";
 
-  nodes.machine = ./adopt-node.nix;
+  nodes.machine = ./node.nix;
 
-  testScript = builtins.readFile ./common/gateway.py + builtins.readFile ./adopt.py;
+  testScript = builtins.readFile ../common/gateway.py + builtins.readFile ./adopt.py;
 }
