@@ -48,8 +48,8 @@ def test_the_pages_have_blocks() -> None:
 def test_block(block: Block, tmp_path: Path) -> None:
     if block.kind is None:
         pytest.fail(
-            f"{block.where}: a ```{block.info} block without a mark on the line before it; "
-            f"put <!-- doc-check: KIND --> there, KIND one of: {', '.join(KINDS)} "
+            f"{block.where}: a ```{block.info} block without a known mark on the line before "
+            f"it; put <!-- doc-check: KIND --> there, KIND one of: {', '.join(KINDS)} "
             f"(found: {block.mark!r})"
         )
     if block.kind in ("needs a real VM", "not run"):
