@@ -52,6 +52,10 @@ def test_block(block: Block, tmp_path: Path) -> None:
             f"it; put <!-- doc-check: KIND --> there, KIND one of: {', '.join(KINDS)} "
             f"(found: {block.mark!r})"
         )
+    if block.kind == "stack transcript":
+        # Run with the local stack's fixtures: tests/verify/test_docs_stack_transcripts.py.
+        assert transcript_steps(block.text), f"{block.where}: no `$ COMMAND` line"
+        return
     if block.kind in ("needs a real VM", "not run"):
         if block.kind == "not run":
             assert block.argument, f"{block.where}: say why it is not run: 'not run: REASON'"

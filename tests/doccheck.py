@@ -18,6 +18,10 @@ GitHub does not show:
                                             NixOS' (alone when it has `imports`, else with
                                             hosts/litellm/default.nix); so does a `file` block
                                             at hosts/NAME/local.nix, with its host
+    <!-- doc-check: stack transcript -->    a transcript run against the local test stack
+                                            (tests/verify/test_docs_stack_transcripts.py):
+                                            temporary paths become /tmp/…/NAME, and numbers
+                                            in a check's line (ports, sizes, times) N
     <!-- doc-check: needs a real VM -->     commands for a VM, Proxmox or a Nix machine
     <!-- doc-check: not run: REASON -->     anything else that is not run here, and why
 
@@ -25,7 +29,7 @@ The scratch copy lives at <tmp>/home/tappaas/tappaas-litellm with HOME=<tmp>/hom
 so outputs read as they do on the TAPPaaS CI/CD machine; those two paths are the only
 thing normalised.
 
-    .venv/bin/python tests/docs/doccheck.py --update   # rewrite transcript and writes blocks
+    .venv/bin/python tests/doccheck.py --update   # rewrite transcript and writes blocks
                                                        # with what the code prints today
 """
 
@@ -41,15 +45,24 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SHOWN_FLAKE = "/home/tappaas/tappaas-litellm"
 SHOWN_HOME = "/home/tappaas"
 COMMAND_TIMEOUT = 120
-UPDATE = ".venv/bin/python tests/docs/doccheck.py --update"
+UPDATE = ".venv/bin/python tests/doccheck.py --update"
 
 MARK = re.compile(r"^<!--\s*doc-check:\s*(?P<mark>.*?)\s*-->$")
 FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
-KINDS = ("transcript", "file", "writes", "nix", "evaluates", "needs a real VM", "not run")
+KINDS = (
+    "stack transcript",
+    "transcript",
+    "file",
+    "writes",
+    "nix",
+    "evaluates",
+    "needs a real VM",
+    "not run",
+)
 NIXEVAL = ROOT.parent / "shared" / "tools" / "nixeval" / "eval.sh"
 # What a scratch copy leaves out: version control, virtual environments, caches, build links.
 SKIPPED = shutil.ignore_patterns(
@@ -317,3 +330,19 @@ if __name__ == "__main__":
     if sys.argv[1:] != ["--update"]:
         sys.exit(f"usage: {UPDATE}")
     sys.exit(update())
+
+
+TMP_PATH = re.compile(r"/tmp/[^\s,;()]*/([^/\s,;()]+)")
+NUMBER = re.compile(r"\d+(?:\.\d+)*")
+CHECK_LINE = re.compile(r"^(PASS|FAIL|SKIP)  ")
+
+
+def stack_normalised(text: str) -> str:
+    """A verify transcript with what differs between stack runs evened out: temporary paths
+    shown as /tmp/…/NAME, and every number in a check's line as N."""
+    lines = []
+    for line in TMP_PATH.sub(r"/tmp/…/\1", text).split("\n"):
+        if CHECK_LINE.match(line):
+            line = line[:6] + NUMBER.sub("N", line[6:])
+        lines.append(line)
+    return "\n".join(lines)
