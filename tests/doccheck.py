@@ -18,6 +18,8 @@ GitHub does not show:
                                             NixOS' (alone when it has `imports`, else with
                                             hosts/litellm/default.nix); so does a `file` block
                                             at hosts/NAME/local.nix, with its host
+    <!-- doc-check: evaluation fails: FILE --> the block is (a part of) what NixOS says when
+                                            nixeval evaluates the page's `file FILE` block
     <!-- doc-check: stack transcript -->    a transcript run against the local test stack
                                             (tests/verify/test_docs_stack_transcripts.py):
                                             temporary paths become /tmp/…/NAME, and numbers
@@ -60,6 +62,7 @@ KINDS = (
     "writes",
     "nix",
     "evaluates",
+    "evaluation fails",
     "needs a real VM",
     "not run",
 )
@@ -259,8 +262,8 @@ def parses(path: str, text: str, tmp: Path) -> str | None:
 
 
 def nixeval(scratch: Scratch, *modules: str) -> str | None:
-    """None when nixeval evaluates the modules (paths in the scratch copy; none: every host)
-    without an error or a failed assertion, else its message."""
+    """None when nixeval evaluates the modules (paths in the scratch copy) without an error
+    or a failed assertion, else its message."""
     if not NIXEVAL.is_file():
         return f"{NIXEVAL} is missing: the nixeval tool sits in ../shared"
     done = subprocess.run(

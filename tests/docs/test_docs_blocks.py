@@ -16,6 +16,7 @@ from doccheck import (
     Block,
     Scratch,
     all_blocks,
+    blocks,
     nix_parse_error,
     nixeval,
     parses,
@@ -75,6 +76,21 @@ def test_block(block: Block, tmp_path: Path) -> None:
         host = block.argument.removesuffix("local.nix") + "default.nix"
         problem = nixeval(scratch, host)
         assert problem is None, f"{block.where}: {host} with this local.nix fails:\n{problem}"
+        return
+    if block.kind == "evaluation fails":
+        scratch = Scratch.make(tmp_path)
+        sources = [
+            b for b in blocks(block.page) if b.kind == "file" and b.argument == block.argument
+        ]
+        assert sources, f"{block.where}: no `file {block.argument}` block on this page"
+        scratch.put(block.argument, sources[0].text)
+        problem = nixeval(scratch, block.argument)
+        assert problem is not None, f"{block.where}: {block.argument} evaluates without an error"
+        if block.text not in problem + "\n":
+            pytest.fail(
+                f"{block.where}: NixOS no longer says this for {block.argument}; update the "
+                f"block from what nixeval printed:\n{problem}"
+            )
         return
     if block.kind == "evaluates":
         scratch = Scratch.make(tmp_path)
