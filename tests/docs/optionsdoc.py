@@ -82,10 +82,8 @@ def _code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _value(value: Any) -> str:
+def _value(value: object) -> str:
     """A default or example as nixpkgs' manual shows it."""
-    if value is None:
-        return "none: must be set"
     if isinstance(value, dict) and value.get("_type") == "literalMD":
         return _one_line(value["text"])
     if isinstance(value, dict) and value.get("_type") == "literalExpression":
@@ -110,7 +108,7 @@ def render(options: list[dict[str, Any]]) -> str:
         facts = [f"*Type:* {option['type']}"]
         if option["readOnly"]:
             facts.append("*Read-only*")
-        else:
+        elif option["default"] is not None:  # no default: the option must be set when used
             facts.append(f"*Default:* {_value(option['default'])}")
         if option.get("example") is not None:
             facts.append(f"*Example:* {_value(option['example'])}")
