@@ -23,7 +23,8 @@ GitHub does not show:
     <!-- doc-check: stack transcript -->    a transcript run against the local test stack
                                             (tests/verify/test_docs_stack_transcripts.py):
                                             temporary paths become /tmp/…/NAME, and numbers
-                                            in a check's line (ports, sizes, times) N
+                                            in a check's line (ports, sizes with units,
+                                            times) N
     <!-- doc-check: needs a real VM -->     commands for a VM, Proxmox or a Nix machine
     <!-- doc-check: not run: REASON -->     anything else that is not run here, and why
 
@@ -336,13 +337,14 @@ if __name__ == "__main__":
 
 
 TMP_PATH = re.compile(r"/tmp/[^\s,;()]*/([^/\s,;()]+)")
-NUMBER = re.compile(r"\d+(?:\.\d+)*")
+# A number, with the unit of a size when it has one (the unit follows the size: B, KiB, ...).
+NUMBER = re.compile(r"\d+(?:\.\d+)*(?: ?(?:[KMGT]iB|[KMGT]|B)\b)?")
 CHECK_LINE = re.compile(r"^(PASS|FAIL|SKIP)  ")
 
 
 def stack_normalised(text: str) -> str:
     """A verify transcript with what differs between stack runs evened out: temporary paths
-    shown as /tmp/…/NAME, and every number in a check's line as N."""
+    shown as /tmp/…/NAME, and every number in a check's line (a size with its unit) as N."""
     lines = []
     for line in TMP_PATH.sub(r"/tmp/…/\1", text).split("\n"):
         if CHECK_LINE.match(line):
