@@ -1,4 +1,4 @@
-"""The scale-out picture in the README is rendered from its source: every label of
+"""The scale-out picture in docs/scale-out.md is rendered from its source: every label of
 docs/scale-out.dot is in docs/scale-out.svg (re-render after editing the source:
 dot -Tsvg docs/scale-out.dot -o docs/scale-out.svg)."""
 
@@ -21,4 +21,4 @@ def test_svg_shows_every_label_of_the_source() -> None:
         for line in label.split("\\n"):
             # Graphviz writes "-" as "&#45;".
             assert html.escape(line, quote=False).replace("-", "&#45;") in svg, line
-    assert "docs/scale-out.svg" in (ROOT / "README.md").read_text()
+    assert "](scale-out.svg)" in (DOCS / "scale-out.md").read_text()
