@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tappaas_litellm.deploy import DEFAULT_PORT
+from tappaas_litellm.admin.deploy import DEFAULT_PORT
 
 __all__ = [
     "CONTEXT",

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from tappaas_litellm import shell
-from tappaas_litellm.errors import InputError, StepError
-from tappaas_litellm.generate import Generated
-from tappaas_litellm.hosts import DEFAULT_USER, SshTarget, parse_target
-from tappaas_litellm.model import DNS_LABEL, flatten
-from tappaas_litellm.process import Command
+from tappaas_litellm.admin.generate import Generated
+from tappaas_litellm.common import shell
+from tappaas_litellm.common.errors import InputError, StepError
+from tappaas_litellm.common.process import Command
+from tappaas_litellm.common.ssh_target import DEFAULT_USER, SshTarget, parse_target
+from tappaas_litellm.hostfile.module_file import DNS_LABEL, flatten
 
 __all__ = [
     "CREATE_STEPS",

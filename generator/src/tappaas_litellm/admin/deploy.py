@@ -14,15 +14,15 @@ from pathlib import Path
 
 import click
 
-from tappaas_litellm import site
-from tappaas_litellm.create import CREATE_STEPS, CreateOptions, Creator
-from tappaas_litellm.errors import InputError, StepError
-from tappaas_litellm.generate import Generated, prepare
-from tappaas_litellm.hosts import SshTarget, check_destination, parse_target
-from tappaas_litellm.process import Command, CommandNotFoundError, Runner
-from tappaas_litellm.render import write_host_file
-from tappaas_litellm.verify.command import run_verify
-from tappaas_litellm.web import open_url
+from tappaas_litellm.admin import site
+from tappaas_litellm.admin.create import CREATE_STEPS, CreateOptions, Creator
+from tappaas_litellm.admin.generate import Generated, prepare
+from tappaas_litellm.common.errors import InputError, StepError
+from tappaas_litellm.common.process import Command, CommandNotFoundError, Runner
+from tappaas_litellm.common.ssh_target import SshTarget, check_destination, parse_target
+from tappaas_litellm.common.web import open_url
+from tappaas_litellm.hostfile.render import write_host_file
+from tappaas_litellm.verify.verify_cli import run_verify
 
 __all__ = [
     "DEFAULT_PORT",

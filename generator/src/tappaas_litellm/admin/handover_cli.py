@@ -8,13 +8,17 @@ from pathlib import Path
 
 import click
 
-from tappaas_litellm import process
-from tappaas_litellm.config import check_name, config_dir, find_config, find_zones
-from tappaas_litellm.errors import InputError
-from tappaas_litellm.hosts import SshTarget, parse_target
-from tappaas_litellm.model import flatten, load_module_file
-from tappaas_litellm.options import CONTEXT, config_option, zones_option
-from tappaas_litellm.service_key import ServiceKeyPlan, check_consumer, run_service_key
+from tappaas_litellm.admin.service_key_handover import (
+    ServiceKeyPlan,
+    check_consumer,
+    run_service_key,
+)
+from tappaas_litellm.cli_options import CONTEXT, config_option, zones_option
+from tappaas_litellm.common import process
+from tappaas_litellm.common.errors import InputError
+from tappaas_litellm.common.ssh_target import SshTarget, parse_target
+from tappaas_litellm.hostfile.input_files import check_name, config_dir, find_config, find_zones
+from tappaas_litellm.hostfile.module_file import flatten, load_module_file
 
 __all__ = ["service_key", "tappaas_service"]
 

@@ -16,9 +16,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tappaas_litellm import shell
-from tappaas_litellm.errors import InputError, StepError
-from tappaas_litellm.process import Command, CommandNotFoundError, Runner
+from tappaas_litellm.common import shell
+from tappaas_litellm.common.errors import InputError, StepError
+from tappaas_litellm.common.process import Command, CommandNotFoundError, Runner
 
 __all__ = [
     "PIN_FILE",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tappaas_litellm import shell
-from tappaas_litellm.errors import StepError
-from tappaas_litellm.hosts import SshTarget, parse_target
-from tappaas_litellm.process import CommandNotFoundError, Runner
+from tappaas_litellm.common import shell
+from tappaas_litellm.common.errors import StepError
+from tappaas_litellm.common.process import CommandNotFoundError, Runner
+from tappaas_litellm.common.ssh_target import SshTarget, parse_target
 
 __all__ = ["SECRETS_FILE", "key_command", "master_key_from_env", "read_master_key", "ssh_target"]
 

@@ -1,7 +1,7 @@
 """`service-key`: a consuming module's LiteLLM key, read from the LiteLLM VM and handed over.
 
 The key lives root-only on the LiteLLM VM at /etc/secrets/litellm-svc-<consumer>.key (made by
-`litellm-service-keys`, see service_keys.py). This module reads it over SSH, prints it or writes
+`litellm-service-keys`, see onvm/key_reconciler.py). This module reads it over SSH, prints it or writes
 /etc/secrets/litellm-svckey.env (LITELLM_API_KEY, LITELLM_BASE_URL; 0600 root) on the consumer
 VM, asks the VM to make or revoke it, and checks it. Every remote command is one string built
 with shell.join; the key only ever travels on stdin and stdout, never on a command line.
@@ -26,11 +26,11 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tappaas_litellm import shell
-from tappaas_litellm.errors import InputError, StepError
-from tappaas_litellm.hosts import SshTarget
-from tappaas_litellm.process import CommandNotFoundError, Runner
-from tappaas_litellm.web import open_url
+from tappaas_litellm.common import shell
+from tappaas_litellm.common.errors import InputError, StepError
+from tappaas_litellm.common.process import CommandNotFoundError, Runner
+from tappaas_litellm.common.ssh_target import SshTarget
+from tappaas_litellm.common.web import open_url
 
 __all__ = [
     "CONSUMER_ENV_FILE",

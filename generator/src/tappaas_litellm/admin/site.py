@@ -20,9 +20,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tappaas_litellm.errors import InputError
-from tappaas_litellm.image_pin import PIN_FILE as UPSTREAM_PIN
-from tappaas_litellm.process import Command
+from tappaas_litellm.admin.image_pin import PIN_FILE as UPSTREAM_PIN
+from tappaas_litellm.common.errors import InputError
+from tappaas_litellm.common.process import Command
 
 __all__ = [
     "HOST_FILE",

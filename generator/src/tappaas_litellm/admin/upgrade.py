@@ -21,12 +21,14 @@ from pathlib import Path
 
 import click
 
-from tappaas_litellm import site
-from tappaas_litellm.config import find_config, find_zones
-from tappaas_litellm.deploy import readiness_url, rebuild_command, target_for, wait_until_ready
-from tappaas_litellm.errors import InputError, StepError
-from tappaas_litellm.hosts import check_destination, parse_target
-from tappaas_litellm.image_pin import (
+from tappaas_litellm.admin import site
+from tappaas_litellm.admin.deploy import (
+    readiness_url,
+    rebuild_command,
+    target_for,
+    wait_until_ready,
+)
+from tappaas_litellm.admin.image_pin import (
     PIN_FILE,
     ImagePin,
     check_digest,
@@ -37,11 +39,14 @@ from tappaas_litellm.image_pin import (
     resolve,
     write_pin,
 )
-from tappaas_litellm.model import load_module_file
-from tappaas_litellm.process import Command, CommandNotFoundError, Runner
-from tappaas_litellm.upgrade_remote import HELPER_FILE, Remote, RemoteError, VmState
-from tappaas_litellm.verify.command import run_verify
+from tappaas_litellm.admin.upgrade_helper import HELPER_FILE, Remote, RemoteError, VmState
+from tappaas_litellm.common.errors import InputError, StepError
+from tappaas_litellm.common.process import Command, CommandNotFoundError, Runner
+from tappaas_litellm.common.ssh_target import check_destination, parse_target
+from tappaas_litellm.hostfile.input_files import find_config, find_zones
+from tappaas_litellm.hostfile.module_file import load_module_file
 from tappaas_litellm.verify.transport import SSHTransport
+from tappaas_litellm.verify.verify_cli import run_verify
 
 __all__ = [
     "Action",

@@ -1,4 +1,4 @@
-"""The `upgrade` command's options (the steps are in :mod:`tappaas_litellm.upgrade`)."""
+"""The `upgrade` command's options (the steps are in :mod:`tappaas_litellm.admin.upgrade`)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from tappaas_litellm import process
-from tappaas_litellm.config import check_name
-from tappaas_litellm.options import (
+from tappaas_litellm.admin.upgrade import UpgradeOptions, run_upgrade
+from tappaas_litellm.cli_options import (
     CONTEXT,
     build_host_option,
     config_option,
@@ -18,7 +17,8 @@ from tappaas_litellm.options import (
     wait_timeout_option,
     zones_option,
 )
-from tappaas_litellm.upgrade import UpgradeOptions, run_upgrade
+from tappaas_litellm.common import process
+from tappaas_litellm.hostfile.input_files import check_name
 
 __all__ = ["upgrade"]
 

@@ -3,14 +3,14 @@
 The helper is `modules/litellm/scripts/litellm-upgrade-helper.sh` of the flake: its text goes
 to the VM on stdin and runs as ``sudo -n bash -c "$(cat)" litellm-upgrade-helper ARGS``, so a
 VM deployed before the helper existed runs it too. Arguments are quoted with
-:mod:`tappaas_litellm.shell`; the helper answers ``KEY=VALUE`` lines.
+:mod:`tappaas_litellm.common.shell`; the helper answers ``KEY=VALUE`` lines.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tappaas_litellm import shell
+from tappaas_litellm.common import shell
 from tappaas_litellm.verify.transport import CommandResult, Transport
 
 __all__ = ["HELPER_FILE", "Remote", "RemoteError", "VmState"]

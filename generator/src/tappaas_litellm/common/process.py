@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tappaas_litellm import shell
+from tappaas_litellm.common import shell
 
 __all__ = ["Command", "CommandNotFoundError", "Runner", "get_runner"]
 

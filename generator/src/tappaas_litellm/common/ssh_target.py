@@ -11,7 +11,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from tappaas_litellm.errors import InputError
+from tappaas_litellm.common.errors import InputError
 
 __all__ = [
     "DEFAULT_USER",

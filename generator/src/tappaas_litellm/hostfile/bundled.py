@@ -10,7 +10,7 @@ import json
 from importlib import resources
 from typing import Any
 
-from tappaas_litellm.errors import InputError
+from tappaas_litellm.common.errors import InputError
 
 __all__ = ["read_json", "read_text"]
 
@@ -18,14 +18,14 @@ _FIX = "reinstall tappaas-litellm, or run it with `nix run .#deploy`"
 
 
 def _where(name: str) -> str:
-    return str(resources.files("tappaas_litellm").joinpath(name))
+    return str(resources.files("tappaas_litellm.hostfile").joinpath(name))
 
 
 @functools.cache
 def read_text(name: str) -> str:
     """The text of the bundled file `name` (e.g. ``data/zones.json``), read once a process."""
     try:
-        return resources.files("tappaas_litellm").joinpath(name).read_text("utf-8")
+        return resources.files("tappaas_litellm.hostfile").joinpath(name).read_text("utf-8")
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise InputError(

@@ -7,9 +7,9 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from tappaas_litellm.errors import InputError
-from tappaas_litellm.model import DNS_LABEL
-from tappaas_litellm.zones import ZoneTable, load_zones
+from tappaas_litellm.common.errors import InputError
+from tappaas_litellm.hostfile.module_file import DNS_LABEL
+from tappaas_litellm.hostfile.zones import ZoneTable, load_zones
 
 __all__ = [
     "DEFAULT_CONFIG_DIR",

@@ -22,8 +22,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from tappaas_litellm.errors import InputError
-from tappaas_litellm.zones import DEPLOYABLE_STATES, Zone, ZoneTable
+from tappaas_litellm.common.errors import InputError
+from tappaas_litellm.hostfile.zones import DEPLOYABLE_STATES, Zone, ZoneTable
 
 __all__ = [
     "KNOWN_FIELDS",

@@ -11,11 +11,12 @@ from typing import Literal
 
 import jinja2
 
-from tappaas_litellm import bundled, shell
-from tappaas_litellm.errors import InputError
-from tappaas_litellm.model import Datastore, GatewayOf, VmSpec
-from tappaas_litellm.nixstr import nix_comment, nix_path, nix_string
-from tappaas_litellm.sizing import MINIMUM, tier_for
+from tappaas_litellm.common import shell
+from tappaas_litellm.common.errors import InputError
+from tappaas_litellm.hostfile import bundled
+from tappaas_litellm.hostfile.module_file import Datastore, GatewayOf, VmSpec
+from tappaas_litellm.hostfile.nixstr import nix_comment, nix_path, nix_string
+from tappaas_litellm.hostfile.sizing import MINIMUM, tier_for
 
 __all__ = [
     "HostFile",

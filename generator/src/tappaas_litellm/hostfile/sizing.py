@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from tappaas_litellm.process import CommandNotFoundError, Runner
+from tappaas_litellm.common.process import CommandNotFoundError, Runner
 
 __all__ = ["MINIMUM", "TIERS", "Tier", "derived_sizing", "sizing_warnings", "tier_for"]
 

@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from tappaas_litellm import bundled
-from tappaas_litellm.errors import InputError
+from tappaas_litellm.common.errors import InputError
+from tappaas_litellm.hostfile import bundled
 
 __all__ = ["BUNDLED_ZONES", "DEPLOYABLE_STATES", "Zone", "ZoneTable", "load_zones"]
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tappaas_litellm.web import open_url
+from tappaas_litellm.common.web import open_url
 
 __all__ = [
     "ALIAS_PREFIX",

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import click
 
-from tappaas_litellm.errors import InputError, StepError
-from tappaas_litellm.key import KEY_NAME, master_key_from_env
-from tappaas_litellm.options import CONTEXT
-from tappaas_litellm.service_keys import (
+from tappaas_litellm.admin.master_key import KEY_NAME, master_key_from_env
+from tappaas_litellm.cli_options import CONTEXT
+from tappaas_litellm.common.errors import InputError, StepError
+from tappaas_litellm.onvm.key_reconciler import (
     Action,
     DesiredState,
     KeyStore,

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from tappaas_litellm.verify import commands
+from tappaas_litellm.verify import shell_commands
 from tappaas_litellm.verify.context import NO_DATABASE, NO_SYSTEMD, Context
 from tappaas_litellm.verify.result import (
     CheckFailedError,
@@ -129,7 +129,7 @@ def _human_age(seconds: float) -> str:
 
 
 def _systemd_show(ctx: Context, unit: str, *properties: str) -> dict[str, str]:
-    result = ctx.run(commands.systemctl_show(unit, properties))
+    result = ctx.run(shell_commands.systemctl_show(unit, properties))
     if not result.ok:
         raise CheckFailedError(f"systemctl show {unit} failed: {result.why()}", "", result.stderr)
     values: dict[str, str] = {}
@@ -173,7 +173,7 @@ def check_connection(ctx: Context) -> CheckResult:
 def check_services(ctx: Context) -> CheckResult:
     _require_systemd(ctx)
     units = list(ctx.target.units)
-    result = ctx.run(commands.systemctl_is_active(units))
+    result = ctx.run(shell_commands.systemctl_is_active(units))
     states = result.stdout.split()
     if len(states) != len(units):
         raise CheckFailedError(f"systemctl is-active failed: {result.why()}", "", result.stderr)
@@ -182,7 +182,7 @@ def check_services(ctx: Context) -> CheckResult:
     if not bad:
         return passed(f"{len(units)} units active", evidence)
     for unit, _ in bad:
-        journal = ctx.run(commands.journal_tail(unit, 15), root=True)
+        journal = ctx.run(shell_commands.journal_tail(unit, 15), root=True)
         evidence += f"\n--- journalctl -u {unit} -n 15\n{journal.stdout.strip()}"
     first = bad[0][0]
     return failed(
@@ -198,7 +198,7 @@ def check_services(ctx: Context) -> CheckResult:
 @check("secrets-file", "Secrets file present, complete and private")
 def check_secrets_file(ctx: Context) -> CheckResult:
     path = ctx.target.secrets_file
-    stat = ctx.run(commands.stat_file(path), root=True)
+    stat = ctx.run(shell_commands.stat_file(path), root=True)
     if not stat.ok:
         if "No such file" in stat.why():
             return failed(
@@ -660,7 +660,7 @@ def _backup_dirs(target: Target) -> list[tuple[str, str]]:
 @check("backup-dirs", "Backup directories created", "Test 8")
 def check_backup_dirs(ctx: Context) -> CheckResult:
     dirs = _backup_dirs(ctx.target)
-    result = ctx.run(commands.backup_dirs([path for _, path in dirs]), root=True)
+    result = ctx.run(shell_commands.backup_dirs([path for _, path in dirs]), root=True)
     lines = [line.split("|", 3) for line in result.stdout.splitlines() if line.count("|") >= 3]
     if len(lines) != len(dirs):
         raise CheckFailedError(
@@ -748,7 +748,7 @@ def _newest_backup(
         evidence.append(f"{service}: " + ", ".join(f"{k}={v}" for k, v in last_run.items()))
         if last_run.get("Result", "success") != "success":
             problems.append(f"last {service} run: {last_run['Result']}")
-    listing = ctx.run(commands.newest_file(folder, pattern), root=True)
+    listing = ctx.run(shell_commands.newest_file(folder, pattern), root=True)
     if listing.rc == 3:
         return "bad", [*problems, f"{folder} missing"], evidence
     if not listing.ok:
@@ -780,7 +780,7 @@ def check_backup_age(ctx: Context) -> CheckResult:
     unless systemd says a backup service already ran or failed.
     """
     root = ctx.target.backup_root
-    exists = ctx.run(commands.directory_exists(root), root=True)
+    exists = ctx.run(shell_commands.directory_exists(root), root=True)
     if exists.rc == 1:
         return failed(
             f"{root} missing",
@@ -829,7 +829,7 @@ def check_backup_age(ctx: Context) -> CheckResult:
 @check("disk-space", "Disk space left for backups")
 def check_disk_space(ctx: Context) -> CheckResult:
     root = ctx.target.backup_root
-    df = ctx.run(commands.disk_free(root), root=True)
+    df = ctx.run(shell_commands.disk_free(root), root=True)
     fields = df.stdout.split()
     if not df.ok or len(fields) < 6:
         return failed(
@@ -839,7 +839,7 @@ def check_disk_space(ctx: Context) -> CheckResult:
         )
     avail = int(fields[3]) * 1024
     used_percent = int(fields[4].rstrip("%") or 0)
-    usage = ctx.run(commands.disk_usage(root), root=True)
+    usage = ctx.run(shell_commands.disk_usage(root), root=True)
     backups = int(usage.stdout.strip()) * 1024 if usage.stdout.strip().isdigit() else 0
     need = ctx.target.min_free_mib * 1024 * 1024
     evidence = f"{df.stdout.strip()}\nbackups use {_human_bytes(backups)}"
@@ -867,7 +867,7 @@ def check_logs(ctx: Context) -> CheckResult:
     problems: list[str] = []
     evidence_lines: list[str] = []
     for unit in ctx.target.log_units:
-        result = ctx.run(commands.journal_count(unit), root=True)
+        result = ctx.run(shell_commands.journal_count(unit), root=True)
         lines = result.stdout.strip()
         if not result.ok or not lines.isdigit():
             problems.append(f"journalctl -u {unit} failed: {result.why()}")
@@ -876,9 +876,9 @@ def check_logs(ctx: Context) -> CheckResult:
         else:
             counts.append(f"{unit} {lines}")
     main_unit = ctx.target.log_units[0] if ctx.target.log_units else "podman-litellm"
-    errors = ctx.run(commands.journal_errors(main_unit), root=True)
+    errors = ctx.run(shell_commands.journal_errors(main_unit), root=True)
     error_count = errors.stdout.strip() or "?"
-    recent = ctx.run(commands.journal_tail(main_unit, 5, output="short-iso"), root=True)
+    recent = ctx.run(shell_commands.journal_tail(main_unit, 5, output="short-iso"), root=True)
     evidence_lines.append(f"--- last lines of {main_unit}\n{recent.stdout.strip()}")
     evidence = "\n".join(evidence_lines)
     if problems:
@@ -939,7 +939,7 @@ def check_resources(ctx: Context) -> CheckResult:
         problems.append(f"cannot count PostgreSQL connections: {conns.why()}")
     if ctx.transport.has_systemd:
         template = "{{.Name}} cpu={{.CPUPerc}} mem={{.MemUsage}}"
-        stats = ctx.run(commands.podman_stats(template, ctx.target.container), root=True)
+        stats = ctx.run(shell_commands.podman_stats(template, ctx.target.container), root=True)
         if stats.ok and stats.stdout.strip():
             notes.append("container " + stats.stdout.strip().split(" ", 1)[-1])
         else:

@@ -1,7 +1,7 @@
 """The shell commands the checks run on the gateway's machine, built from settings.
 
 Every value (a unit, a path, a container name, SQL, a Redis argument) passes through
-:mod:`tappaas_litellm.shell`, so it arrives as one word and runs nothing; a test feeds
+:mod:`tappaas_litellm.common.shell`, so it arrives as one word and runs nothing; a test feeds
 arbitrary strings through each builder and runs the result with bash.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tappaas_litellm.shell import join, quote
+from tappaas_litellm.common.shell import join, quote
 
 __all__ = [
     "MISSING",

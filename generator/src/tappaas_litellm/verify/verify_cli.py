@@ -16,9 +16,9 @@ from typing import Any
 
 import click
 
-from tappaas_litellm import site
-from tappaas_litellm.errors import InputError
-from tappaas_litellm.hosts import check_host, check_user
+from tappaas_litellm.admin import site
+from tappaas_litellm.common.errors import InputError
+from tappaas_litellm.common.ssh_target import check_host, check_user
 from tappaas_litellm.verify.checks import CHECKS, run_checks, select_checks
 from tappaas_litellm.verify.report import format_result, format_summary, write_json, write_junit
 from tappaas_litellm.verify.result import CheckResult
