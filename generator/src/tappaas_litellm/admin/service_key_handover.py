@@ -1,10 +1,11 @@
 """`service-key`: a consuming module's LiteLLM key, read from the LiteLLM VM and handed over.
 
 The key lives root-only on the LiteLLM VM at /etc/secrets/litellm-svc-<consumer>.key (made by
-`litellm-service-keys`, see onvm/key_reconciler.py). This module reads it over SSH, prints it or writes
-/etc/secrets/litellm-svckey.env (LITELLM_API_KEY, LITELLM_BASE_URL; 0600 root) on the consumer
-VM, asks the VM to make or revoke it, and checks it. Every remote command is one string built
-with shell.join; the key only ever travels on stdin and stdout, never on a command line.
+`litellm-service-keys`, see onvm/key_reconciler.py). This module reads it over SSH, prints it
+or writes /etc/secrets/litellm-svckey.env (LITELLM_API_KEY, LITELLM_BASE_URL; 0600 root) on the
+consumer VM, asks the VM to make or revoke it, and checks it. Every remote command is one
+string built with shell.join; the key only ever travels on stdin and stdout, never on a command
+line.
 
 The consumer must prove its SSH host key. TAPPaaS records a new VM's key by address only
 (update-os.sh: `ssh-keyscan -H <ip> >> ~/.ssh/known_hosts`), while the tool connects by name.
