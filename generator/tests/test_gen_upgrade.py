@@ -22,7 +22,7 @@ import pytest
 from click.testing import Result
 from genhelpers import path_with, run_cli, stand_in
 from tappaas_litellm.admin import deploy as deploy_module
-from tappaas_litellm.admin import upgrade as upgrade_module
+from tappaas_litellm.admin import upgrade_over_ssh as upgrade_module
 from tappaas_litellm.admin.image_pin import (
     ImagePin,
     check_hash,
@@ -31,8 +31,8 @@ from tappaas_litellm.admin.image_pin import (
     read_pin,
     write_pin,
 )
-from tappaas_litellm.admin.upgrade import needs_restore
 from tappaas_litellm.admin.upgrade_helper import VmState
+from tappaas_litellm.admin.upgrade_rollback import needs_restore
 from tappaas_litellm.common.errors import InputError, StepError
 
 pytestmark = pytest.mark.timeout(120)

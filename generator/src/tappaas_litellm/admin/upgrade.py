@@ -8,12 +8,12 @@ it ran before, LiteLLM starts again and the keys are compared. The secrets file 
 written by any step.
 
 :class:`Upgrade` runs on any transport with injected switch/wait/verify actions: SSH and
-nixos-rebuild from the command line (:func:`run_upgrade`), the test driver in the VM test.
+nixos-rebuild from the command line (:mod:`tappaas_litellm.admin.upgrade_over_ssh`), the test
+driver in the VM test. The way back is in :mod:`tappaas_litellm.admin.upgrade_rollback`.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,44 +22,27 @@ from pathlib import Path
 import click
 
 from tappaas_litellm.admin import site
-from tappaas_litellm.admin.deploy import (
-    readiness_url,
-    rebuild_command,
-    target_for,
-    wait_until_ready,
-)
 from tappaas_litellm.admin.image_pin import (
     PIN_FILE,
     ImagePin,
-    check_digest,
-    check_hash,
-    check_tag,
-    prefetch_command,
-    read_pin,
-    resolve,
     write_pin,
 )
-from tappaas_litellm.admin.upgrade_helper import HELPER_FILE, Remote, RemoteError, VmState
-from tappaas_litellm.common.errors import InputError, StepError
-from tappaas_litellm.common.process import Command, CommandNotFoundError, Runner
-from tappaas_litellm.common.ssh_target import check_destination, parse_target
-from tappaas_litellm.hostfile.input_files import find_config, find_zones
-from tappaas_litellm.hostfile.module_file import load_module_file
-from tappaas_litellm.verify.transport import SSHTransport
-from tappaas_litellm.verify.verify_cli import run_verify
+from tappaas_litellm.admin.upgrade_helper import (
+    DUMP_PLACEHOLDER,
+    LONG,
+    PG_STATE_DIR,
+    Remote,
+    RemoteError,
+    VmState,
+)
+from tappaas_litellm.admin.upgrade_rollback import roll_back, rollback_plan
+from tappaas_litellm.common.errors import StepError
 
 __all__ = [
     "Action",
     "PinChange",
     "Upgrade",
-    "UpgradeOptions",
-    "needs_restore",
-    "run_upgrade",
 ]
-
-PG_STATE_DIR = "/var/lib/postgresql"
-LONG = 3600.0  # backups, the scratch restore and the restore itself
-DUMP_PLACEHOLDER = "/var/backup/postgresql/litellm-YYYYmmddTHHMMSSZ.dump"  # dry run: not taken yet
 
 
 @dataclass(frozen=True)
@@ -85,23 +68,6 @@ class PinChange:
     existed: bool = True  # the site had its own pin before
     register: Action | None = None
     forget: Action | None = None
-
-
-def needs_restore(kind: str, before: VmState, now: VmState | None) -> tuple[bool, str]:
-    """Whether the rollback restores the pre-upgrade dump before switching back, and why.
-
-    A PostgreSQL major upgrade never touched the old data directory: no restore. An image
-    upgrade restores when LiteLLM's migrations differ from before, or cannot be read."""
-    if kind == "postgresql":
-        return False, f"the PostgreSQL {before.pg_major} data directory was not touched"
-    if now is None or now.migrations == "unknown":
-        return True, "the schema migrations cannot be read now"
-    if now.migrations != before.migrations:
-        return True, (
-            f"the schema migrations changed ({before.migration_count()} before, "
-            f"{now.migration_count()} now)"
-        )
-    return False, "the schema migrations are the same as before"
 
 
 @dataclass
@@ -197,7 +163,7 @@ class Upgrade:
             self.say(f"error: {exc.message}")
             if exc.hint:
                 self.say(f"hint: {exc.hint}")
-            self.rollback()
+            roll_back(self)
             raise StepError(
                 f"the upgrade of {self.name} failed at step {failed}/{self.total} and was rolled "
                 "back (see above)",
@@ -347,36 +313,9 @@ class Upgrade:
         self.header("Finish: the guard's marker goes, the old data directory stays")
         self.helper("pg-finish")
 
-    def _rollback_plan(self) -> None:
-        generation = "GENERATION"
-        self.say("If a step after LiteLLM was stopped fails, the way back:")
-        self.back("Stop LiteLLM")
-        self.show(self.remote.display("stop"))
-        self.back("Restore the pre-upgrade dump if the schema changed")
-        self.show(self.remote.display("state"))
-        if self.kind == "image":
-            self.note("restore when the schema migrations differ from step 2's, or cannot be read:")
-            self.show(self.remote.display("restore-dump", DUMP_PLACEHOLDER))
-        else:
-            self.note("no restore: the old PostgreSQL data directory is not touched")
-        self.back("Switch back to GENERATION, the one before (when it is no longer current)")
-        self.show(self.remote.display("switch-generation", generation, self.activation))
-        self.show(self.remote.display("drop-generation", "FAILED_GENERATION"))
-        if self.kind == "postgresql":
-            self.back("Remove the guard's marker; set the new data directory aside")
-            self.show(self.remote.display("pg-finish"))
-            self.show(self.remote.display("pg-set-aside", "NEW_MAJOR"))
-        if self.pin is not None:
-            self.note(f"{self.pin.path} is written back to {self.pin.old.tag}")
-        self.back("Start LiteLLM and wait until it is ready")
-        self.show(self.remote.display("start"))
-        self.show(self.wait.shown)
-        self.back("Compare keys, generation and schema migrations with step 2's")
-        self.show(self.remote.display("state"))
-
     def _summary(self) -> None:
         if self.dry_run:
-            self._rollback_plan()
+            rollback_plan(self)
             self.say("Dry run complete.")
             return
         old = self.before.pg_major if self.before else "?"
@@ -395,290 +334,3 @@ class Upgrade:
                 f"(ssh -- {self.remote.shown} sudo rm -rf {PG_STATE_DIR}/{old})."
             )
         self.say(f"Pre-upgrade backups: {', '.join(self.backups.values())}")
-
-    # ---------------------------------------------------------------- back
-    def _try(self, what: str, fn: Callable[[], object], by_hand: str) -> bool:
-        try:
-            fn()
-        except (StepError, RemoteError) as exc:
-            message = exc.message if isinstance(exc, StepError) else str(exc)
-            self.report.append(f"FAILED: {what}: {message}; by hand: {by_hand}")
-            self.say(f"      failed: {message}")
-            return False
-        self.report.append(what)
-        return True
-
-    def _call(self, *args: str, timeout: float = 120.0) -> dict[str, str]:
-        self.show(self.remote.display(*args))
-        return self.remote.call(*args, timeout=timeout)
-
-    def rollback(self) -> None:
-        assert self.before is not None
-        before = self.before
-        self.say("Rolling back")
-        self.back("Stop LiteLLM")
-        self._try(
-            "stopped LiteLLM", lambda: self._call("stop"), "sudo systemctl stop podman-litellm"
-        )
-
-        self.back("Restore the pre-upgrade dump if the schema changed")
-        try:
-            now: VmState | None = VmState.parse(self._call("state", timeout=60))
-        except RemoteError as exc:
-            self.say(f"      cannot read the state: {exc}")
-            now = None
-        restore, why = needs_restore(self.kind, before, now)
-        self.note(f"{'restore' if restore else 'no restore'}: {why}")
-        if restore and self.dump:
-            self._try(
-                f"restored {self.dump} ({why})",
-                lambda: self._call("restore-dump", self.dump, timeout=LONG),
-                f"sudo litellm-restore --postgresql {self.dump} --confirm",
-            )
-        elif not restore:
-            self.report.append(f"no database restore: {why}")
-
-        self.back(f"Switch back to generation {before.generation}")
-        if now is not None and now.generation == before.generation:
-            self.note(f"generation {before.generation} is still the current one")
-            self.report.append(f"generation {before.generation} was still current")
-        else:
-            back = self._try(
-                f"switched back to generation {before.generation}",
-                lambda: self._call(
-                    "switch-generation", before.generation, self.activation, timeout=LONG
-                ),
-                f"sudo nix-env --profile /nix/var/nix/profiles/system --switch-generation "
-                f"{before.generation} && sudo /nix/var/nix/profiles/system/bin/"
-                "switch-to-configuration switch",
-            )
-            failed = now.generation if now is not None else ""
-            if back and failed and failed != before.generation:
-                self._try(
-                    f"deleted the failed generation {failed}",
-                    lambda: self._call("drop-generation", failed),
-                    f"sudo nix-env --profile /nix/var/nix/profiles/system "
-                    f"--delete-generations {failed}",
-                )
-
-        if self.kind == "postgresql":
-            self.back("Remove the guard's marker; set the new data directory aside")
-            self._try(
-                "removed the guard's marker",
-                lambda: self._call("pg-finish"),
-                f"sudo rm {PG_STATE_DIR}/.litellm-major-upgrade",
-            )
-            if self.new_major and self.new_major != before.pg_major:
-                self._try(
-                    f"set {PG_STATE_DIR}/{self.new_major} aside",
-                    lambda: self.note(
-                        "kept: " + self._call("pg-set-aside", self.new_major).get("kept", "")
-                    ),
-                    f"sudo mv {PG_STATE_DIR}/{self.new_major} {PG_STATE_DIR}/{self.new_major}.old",
-                )
-
-        if self.pin is not None and self.pin.written:
-            try:
-                if self.pin.existed:
-                    write_pin(self.pin.path, self.pin.old)
-                else:  # the module's pin again: no site pin, as before
-                    self.pin.path.unlink()
-                    if self.pin.forget is not None:
-                        self.pin.forget.run()
-            except (OSError, StepError) as exc:
-                self.report.append(
-                    f"FAILED: putting {self.pin.path} back: {exc}; by hand: "
-                    + (
-                        f"write {self.pin.old.tag} back into it"
-                        if self.pin.existed
-                        else f"rm {self.pin.path} && git rm -q --cached --ignore-unmatch "
-                        f"{self.pin.path}"
-                    )
-                )
-            else:
-                self.pin.written = False
-                self.report.append(
-                    f"{self.name} runs on {self.pin.old.tag} again ({PIN_FILE})"
-                    if not self.pin.existed
-                    else f"{self.pin.path} pins {self.pin.old.tag} again"
-                )
-
-        self.back("Start LiteLLM and wait until it is ready")
-        started = self._try(
-            "started LiteLLM", lambda: self._call("start"), "sudo systemctl start podman-litellm"
-        )
-        if started:
-            self.show(self.wait.shown)
-            self._try("LiteLLM is ready", self.wait.run, "sudo journalctl -u podman-litellm -n 50")
-
-        self.back("Compare with the state before the upgrade")
-        try:
-            after = VmState.parse(self._call("state", timeout=60))
-        except RemoteError as exc:
-            self.report.append(f"FAILED: cannot read the state after the rollback: {exc}")
-        else:
-            keys = "unchanged" if after.keys == before.keys else "CHANGED"
-            same = after.migrations == before.migrations
-            self.report.append(
-                f"master and salt keys {keys}; generation {after.generation} "
-                f"(before: {before.generation}); schema migrations "
-                f"{'as before' if same else 'DIFFERENT from before'}"
-            )
-        self.say("Rollback report:")
-        for line in self.report:
-            self.say(f"  - {line}")
-        if self.backups:
-            self.say(f"  - pre-upgrade backups kept: {', '.join(self.backups.values())}")
-
-
-# -------------------------------------------------------------------- command line
-@dataclass(frozen=True)
-class UpgradeOptions:
-    name: str
-    image: str | None
-    digest: str | None
-    hash: str | None
-    postgresql: bool
-    config: Path | None
-    zones_file: Path | None
-    flake_dir: Path
-    target_host: str | None
-    build_host: str | None
-    port: int
-    wait_timeout: float
-    dry_run: bool
-
-
-def _check_options(o: UpgradeOptions) -> None:
-    if o.image is None and not o.postgresql:
-        raise InputError("say what to upgrade: --image TAG (LiteLLM) or --postgresql")
-    if o.image is not None and o.postgresql:
-        raise InputError(
-            "--image and --postgresql: one upgrade at a time, so a failure is clearly one's"
-        )
-    if (o.digest is None) != (o.hash is None):
-        raise InputError("--digest and --hash go together (both from nix-prefetch-docker)")
-    if o.digest is not None and o.image is None:
-        raise InputError("--digest and --hash need --image TAG")
-    if o.image is not None:
-        check_tag(o.image)
-    if o.digest is not None:
-        check_digest(o.digest)
-    if o.hash is not None:
-        check_hash(o.hash)
-    if o.target_host is not None:
-        parse_target(o.target_host, "--target-host")
-    if o.build_host is not None:
-        check_destination(o.build_host, "--build-host")
-
-
-def _pin_index_actions(flake_dir: Path, pin_path: Path, runner: Runner) -> tuple[Action, Action]:
-    """Register the site's pin with git (the flake sees only files git knows), and take it
-    out again; both only in a git clone (a plain folder flake sees every file)."""
-    add = site.register_command(flake_dir, [pin_path])
-    relative = add.argv[-1]
-    remove = Command(
-        ("git", "rm", "-q", "--cached", "--ignore-unmatch", "--", relative), cwd=flake_dir
-    )
-
-    def run(command: Command) -> None:
-        try:
-            if runner.run_command(site.git_check_command(flake_dir), capture=True).returncode:
-                return
-            result = runner.run_command(command, capture=True)
-        except CommandNotFoundError as exc:
-            raise StepError(f"{exc.program} not found", exit_code=127) from None
-        if result.returncode != 0:
-            detail = " ".join((result.stderr or "").split()) or f"status {result.returncode}"
-            raise StepError(f"{command.display()} failed: {detail}")
-
-    return (
-        Action(add.display(), lambda: run(add)),
-        Action(remove.display(), lambda: run(remove)),
-    )
-
-
-def run_upgrade(options: UpgradeOptions, runner: Runner) -> int:
-    o = options
-    _check_options(o)
-    flake_dir = Path(os.path.abspath(o.flake_dir))
-    if not (flake_dir / "flake.nix").is_file():
-        raise InputError(
-            f"--flake-dir {flake_dir}: no flake.nix there; allowed: the folder of the "
-            "TAPPaaS LiteLLM flake (run from it, or pass --flake-dir)"
-        )
-    host_dir = site.site_host_dir(flake_dir, o.name)
-    if not (host_dir / site.HOST_FILE).is_file():
-        raise InputError(
-            f"{site.SITE_HOSTS}/{o.name}/{site.HOST_FILE} does not exist; deploy the VM first "
-            f"(tappaas-litellm deploy {o.name})"
-        )
-    helper_path = flake_dir / HELPER_FILE
-    try:
-        helper_source = helper_path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{helper_path}: cannot read the VM's upgrade helper ({exc})") from None
-
-    choice = find_config(o.name, o.config)
-    click.echo(choice.describe())
-    spec = load_module_file(choice.path, find_zones(o.zones_file)).spec
-    target = target_for(spec.fqdn, o.target_host)
-    click.echo(f"Flake folder (commands run here): {flake_dir}")
-
-    pin: PinChange | None = None
-    resolve_pin = None
-    resolve_shown = ""
-    if o.image is not None:
-        pin_path = host_dir / site.PIN_FILE_NAME
-        existed = pin_path.is_file()
-        old = read_pin(pin_path if existed else flake_dir / PIN_FILE)
-        new = None
-        if o.digest is not None and o.hash is not None:
-            new = ImagePin(old.image_name, o.image, o.digest, check_hash(o.hash))
-        register, forget = _pin_index_actions(flake_dir, pin_path, runner)
-        pin = PinChange(pin_path, old, new, existed=existed, register=register, forget=forget)
-        tag = o.image
-        resolve_shown = prefetch_command(old.image_name, tag).display()
-
-        def resolve_pin() -> ImagePin:
-            return resolve(old, tag, runner, o.name)
-
-    transport = SSHTransport(target.host, user=target.user)
-    remote = Remote(transport, helper_source, str(target))
-
-    rebuild = rebuild_command(o.name, target, o.build_host, flake_dir)
-
-    def switch() -> None:
-        try:
-            result = runner.run_command(rebuild, capture=False)
-        except CommandNotFoundError as exc:
-            raise StepError(f"{exc.program} not found", exit_code=127) from None
-        if result.returncode != 0:
-            raise StepError(f"nixos-rebuild exited with status {result.returncode}")
-
-    url = readiness_url(target.host, o.port)
-
-    def wait() -> None:
-        if wait_until_ready(url, o.wait_timeout, say=click.echo) is None:
-            raise StepError(f"{url} did not answer within {o.wait_timeout:g} s")
-
-    def verify() -> None:
-        status = run_verify(o.name, target.host, user=target.user, flake_dir=flake_dir)
-        if status != 0:
-            raise StepError(f"verification of {o.name} failed", exit_code=status)
-
-    upgrade = Upgrade(
-        name=o.name,
-        kind="image" if o.image is not None else "postgresql",
-        remote=remote,
-        switch=Action(rebuild.display(), switch),
-        wait=Action(f"GET {url} (up to {o.wait_timeout:g} s)", wait),
-        verify=Action(
-            f"tappaas-litellm verify {o.name} --host {target.host} --user {target.user}", verify
-        ),
-        dry_run=o.dry_run,
-        pin=pin,
-        resolve_pin=resolve_pin,
-        resolve_shown=resolve_shown,
-    )
-    return upgrade.run()

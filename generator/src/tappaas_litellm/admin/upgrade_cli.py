@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tappaas_litellm.admin.upgrade import UpgradeOptions, run_upgrade
+from tappaas_litellm.admin.upgrade_over_ssh import UpgradeOptions, run_upgrade
 from tappaas_litellm.cli_options import (
     CONTEXT,
     build_host_option,

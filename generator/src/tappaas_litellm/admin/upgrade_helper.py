@@ -13,10 +13,21 @@ from dataclasses import dataclass
 from tappaas_litellm.common import shell
 from tappaas_litellm.verify.transport import CommandResult, Transport
 
-__all__ = ["HELPER_FILE", "Remote", "RemoteError", "VmState"]
+__all__ = [
+    "DUMP_PLACEHOLDER",
+    "HELPER_FILE",
+    "LONG",
+    "PG_STATE_DIR",
+    "Remote",
+    "RemoteError",
+    "VmState",
+]
 
 HELPER_FILE = "modules/litellm/scripts/litellm-upgrade-helper.sh"
 HELPER_NAME = "litellm-upgrade-helper"
+PG_STATE_DIR = "/var/lib/postgresql"
+LONG = 3600.0  # backups, the scratch restore and the restore itself
+DUMP_PLACEHOLDER = "/var/backup/postgresql/litellm-YYYYmmddTHHMMSSZ.dump"  # dry run: not taken yet
 
 
 class RemoteError(Exception):
