@@ -60,7 +60,7 @@ def test_the_largest_vm_the_tool_accepts_gives_settings_postgresql_and_redis_tak
     # memory is bounded by Proxmox (4 TiB); what lib/sizing.nix derives from it must stay
     # within PostgreSQL's own maximums (8 kB pages, 64-bit build) and be a whole Redis size.
     from tappaas_litellm.common.process import Runner
-    from tappaas_litellm.hostfile.module_file import CORES_MAX, CORES_MIN, MEMORY_MAX_MIB
+    from tappaas_litellm.hostfile.module_fields import CORES_MAX, CORES_MIN, MEMORY_MAX_MIB
     from tappaas_litellm.hostfile.sizing import derived_sizing
 
     pg_max_mb = {

@@ -16,7 +16,7 @@ from genhelpers import NESTED_SAMPLE, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tappaas_litellm.common.errors import InputError
-from tappaas_litellm.hostfile.module_file import (
+from tappaas_litellm.hostfile.module_fields import (
     CORES_MAX,
     CORES_MIN,
     DISK_MAX_MIB,
@@ -25,8 +25,8 @@ from tappaas_litellm.hostfile.module_file import (
     MEMORY_MIN_MIB,
     VMID_MAX,
     VMID_MIN,
-    parse_module,
 )
+from tappaas_litellm.hostfile.module_file import parse_module
 from tappaas_litellm.hostfile.zones import load_zones
 
 ZONES = load_zones()

@@ -24,7 +24,8 @@ from tappaas_litellm.common import shell
 from tappaas_litellm.common.errors import InputError, StepError
 from tappaas_litellm.common.process import Command
 from tappaas_litellm.common.ssh_target import DEFAULT_USER, SshTarget, parse_target
-from tappaas_litellm.hostfile.module_file import DNS_LABEL, flatten
+from tappaas_litellm.hostfile.module_fields import DNS_LABEL
+from tappaas_litellm.hostfile.module_file import flatten
 
 __all__ = [
     "CREATE_STEPS",

@@ -13,13 +13,9 @@ from tappaas_litellm.common import shell
 from tappaas_litellm.common.errors import InputError
 from tappaas_litellm.common.process import CommandNotFoundError, Runner
 from tappaas_litellm.hostfile.input_files import ConfigChoice, find_config, find_zones
-from tappaas_litellm.hostfile.module_file import (
-    Datastore,
-    GatewayOf,
-    LoadedModule,
-    load_module_file,
-)
+from tappaas_litellm.hostfile.module_file import LoadedModule, load_module_file
 from tappaas_litellm.hostfile.render import HostFile, plan_host_file
+from tappaas_litellm.hostfile.scale_out import Datastore, GatewayOf
 from tappaas_litellm.hostfile.sizing import sizing_warnings, tier_for
 
 __all__ = ["LOCAL_FILE_NAME", "Generated", "describe_local_file", "prepare", "register_site_host"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tappaas_litellm.common.errors import InputError
-from tappaas_litellm.hostfile.module_file import DNS_LABEL
+from tappaas_litellm.hostfile.module_fields import DNS_LABEL
 from tappaas_litellm.hostfile.zones import ZoneTable, load_zones
 
 __all__ = [

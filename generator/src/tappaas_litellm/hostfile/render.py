@@ -14,8 +14,9 @@ import jinja2
 from tappaas_litellm.common import shell
 from tappaas_litellm.common.errors import InputError
 from tappaas_litellm.hostfile import bundled
-from tappaas_litellm.hostfile.module_file import Datastore, GatewayOf, VmSpec
+from tappaas_litellm.hostfile.module_file import VmSpec
 from tappaas_litellm.hostfile.nixstr import nix_comment, nix_path, nix_string
+from tappaas_litellm.hostfile.scale_out import Datastore, GatewayOf
 from tappaas_litellm.hostfile.sizing import MINIMUM, tier_for
 
 __all__ = [
