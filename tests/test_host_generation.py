@@ -37,8 +37,8 @@ def test_generate_reproduces_the_committed_host(tmp_path: Path) -> None:
 
 
 def test_the_tool_shows_what_the_module_derives() -> None:
-    from tappaas_litellm.process import Runner
-    from tappaas_litellm.sizing import derived_sizing
+    from tappaas_litellm.common.process import Runner
+    from tappaas_litellm.hostfile.sizing import derived_sizing
 
     derived = derived_sizing(ROOT, 4, 4096, Runner())
     assert derived is not None
@@ -59,9 +59,9 @@ def test_app_version_tells_the_pinned_image() -> None:
 def test_the_largest_vm_the_tool_accepts_gives_settings_postgresql_and_redis_take() -> None:
     # memory is bounded by Proxmox (4 TiB); what lib/sizing.nix derives from it must stay
     # within PostgreSQL's own maximums (8 kB pages, 64-bit build) and be a whole Redis size.
-    from tappaas_litellm.model import CORES_MAX, CORES_MIN, MEMORY_MAX_MIB
-    from tappaas_litellm.process import Runner
-    from tappaas_litellm.sizing import derived_sizing
+    from tappaas_litellm.common.process import Runner
+    from tappaas_litellm.hostfile.module_fields import CORES_MAX, CORES_MIN, MEMORY_MAX_MIB
+    from tappaas_litellm.hostfile.sizing import derived_sizing
 
     pg_max_mb = {
         "sharedBuffers": (2**31 - 1) // 2 * 8 // 1024,  # shared_buffers: INT_MAX / 2 pages

@@ -111,14 +111,14 @@ def test_an_untagged_zone_and_no_vmid() -> None:
 
 def test_the_tool_looks_for_the_file_the_image_has() -> None:
     # make-disk-image names the archive vzdump-qemu-<filenameSuffix>.vma.zst.
-    from tappaas_litellm.model import load_module_file
-    from tappaas_litellm.zones import load_zones
+    from tappaas_litellm.hostfile.module_file import load_module_file
+    from tappaas_litellm.hostfile.zones import load_zones
 
     suffix = nix_eval(f"(({IMAGE_OF}) (import ./hosts/litellm) {{ }}).proxmox.filenameSuffix")
     spec = load_module_file(ROOT / "litellm.json", load_zones()).spec
     expected = f"vzdump-qemu-{spec.vmid}-{spec.name}.vma.zst"
     assert f"vzdump-qemu-{suffix}.vma.zst" == expected
-    source = (ROOT / "generator/src/tappaas_litellm/create.py").read_text()
+    source = (ROOT / "generator/src/tappaas_litellm/admin/create.py").read_text()
     assert 'f"vzdump-qemu-{self.spec.vmid}-{self.spec.name}.vma.zst"' in source
 
 

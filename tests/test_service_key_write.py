@@ -11,8 +11,8 @@ import stat
 import subprocess
 from pathlib import Path
 
-from tappaas_litellm import shell
-from tappaas_litellm.service_key import CONSUMER_ENV_FILE, WRITE_SCRIPT, consumer_env
+from tappaas_litellm.admin.service_key_handover import CONSUMER_ENV_FILE, WRITE_SCRIPT, consumer_env
+from tappaas_litellm.common import shell
 
 KEY = "sk-" + "5" * 32
 

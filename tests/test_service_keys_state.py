@@ -5,7 +5,7 @@ reconciler reads: LiteLLM's field names, every limit carried over, nothing else.
 from __future__ import annotations
 
 from nixtools import nix_eval
-from tappaas_litellm.service_keys import DesiredState
+from tappaas_litellm.onvm.key_reconciler import DesiredState
 
 STATE = "import ./modules/litellm/lib/service-keys-state.nix"
 

@@ -26,8 +26,8 @@ from click.testing import CliRunner
 from nixtools import ROOT
 
 sys.path.insert(0, str(ROOT / "generator" / "tests"))
-from tappaas_litellm import deploy as deploy_module
-from tappaas_litellm import upgrade as upgrade_module
+from tappaas_litellm.admin import deploy as deploy_module
+from tappaas_litellm.admin import upgrade_over_ssh as upgrade_module
 from tappaas_litellm.cli import main
 from test_gen_upgrade import NEW_DIGEST, NEW_SRI, vm_stand_ins
 

@@ -17,14 +17,14 @@ SOURCE = ROOT / "generator" / "src" / "tappaas_litellm"
 
 # Program -> (the package argument of package.nix that brings it, a source file that runs it).
 PROGRAMS = {
-    "nix": ("nix", "create.py"),
-    "nix-instantiate": ("nix", "sizing.py"),
-    "nixos-rebuild": ("nixos-rebuild", "deploy.py"),
-    "git": ("git", "site.py"),
-    "ssh": ("openssh", "key.py"),
-    "scp": ("openssh", "create.py"),
-    "ssh-keygen": ("openssh", "create.py"),
-    "nix-prefetch-docker": ("nix-prefetch-docker", "image_pin.py"),
+    "nix": ("nix", "admin/create.py"),
+    "nix-instantiate": ("nix", "hostfile/sizing.py"),
+    "nixos-rebuild": ("nixos-rebuild", "admin/deploy.py"),
+    "git": ("git", "admin/site.py"),
+    "ssh": ("openssh", "admin/master_key.py"),
+    "scp": ("openssh", "admin/create.py"),
+    "ssh-keygen": ("openssh", "admin/create.py"),
+    "nix-prefetch-docker": ("nix-prefetch-docker", "admin/image_pin.py"),
 }
 
 CALL = """

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from genhelpers import NESTED_SAMPLE, RecordingRunner
-from tappaas_litellm import process
+from tappaas_litellm.common import process
 
 
 @pytest.fixture(autouse=True)

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
-from tappaas_litellm import bundled, process
 from tappaas_litellm.cli import main
-from tappaas_litellm.zones import ZoneTable
+from tappaas_litellm.common import process
+from tappaas_litellm.hostfile import bundled
+from tappaas_litellm.hostfile.zones import ZoneTable
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"

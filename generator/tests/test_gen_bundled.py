@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from genhelpers import NESTED_SAMPLE
-from tappaas_litellm import bundled
 from tappaas_litellm.cli import main
+from tappaas_litellm.hostfile import bundled
 
 
 @pytest.fixture

@@ -28,8 +28,8 @@ from genhelpers import (
     stand_in,
     zones_with_active,
 )
-from tappaas_litellm import create as create_module
-from tappaas_litellm import deploy as deploy_module
+from tappaas_litellm.admin import create as create_module
+from tappaas_litellm.admin import deploy as deploy_module
 
 KEY = (
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHt2Yp0c5mV0bXBsZS1rZXktZm9yLXRlc3Rz tappaas@tappaas-cicd"

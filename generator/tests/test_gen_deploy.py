@@ -21,7 +21,7 @@ from genhelpers import (
     shown_steps,
     stand_in,
 )
-from tappaas_litellm import deploy as deploy_module
+from tappaas_litellm.admin import deploy as deploy_module
 
 DEFAULT_TARGET = "tappaas@litellm.srvwork.internal"
 SSHOPTS = "NIX_SSHOPTS='-o StrictHostKeyChecking=accept-new'"

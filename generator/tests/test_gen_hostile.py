@@ -15,8 +15,8 @@ import pytest
 from genhelpers import NESTED_SAMPLE, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tappaas_litellm.errors import InputError
-from tappaas_litellm.model import (
+from tappaas_litellm.common.errors import InputError
+from tappaas_litellm.hostfile.module_fields import (
     CORES_MAX,
     CORES_MIN,
     DISK_MAX_MIB,
@@ -25,9 +25,9 @@ from tappaas_litellm.model import (
     MEMORY_MIN_MIB,
     VMID_MAX,
     VMID_MIN,
-    parse_module,
 )
-from tappaas_litellm.zones import load_zones
+from tappaas_litellm.hostfile.module_file import parse_module
+from tappaas_litellm.hostfile.zones import load_zones
 
 ZONES = load_zones()
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

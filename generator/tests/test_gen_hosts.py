@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from genhelpers import RecordingRunner, run_cli
-from tappaas_litellm.hosts import check_host, parse_target
+from tappaas_litellm.common.ssh_target import check_host, parse_target
 
 HOSTILE = [
     "-oProxyCommand=touch /tmp/pwned@y",
@@ -110,7 +110,7 @@ def test_bad_hosts(value: str) -> None:
 
 
 def test_one_quoting_helper() -> None:
-    """Every command line the tool builds quotes through tappaas_litellm.shell."""
+    """Every command line the tool builds quotes through tappaas_litellm.common.shell."""
     import tappaas_litellm
 
     package = Path(tappaas_litellm.__file__).parent
@@ -119,4 +119,4 @@ def test_one_quoting_helper() -> None:
         for path in package.rglob("*.py")
         if "shlex" in path.read_text(encoding="utf-8")
     )
-    assert users == ["shell.py"]
+    assert users == ["common/shell.py"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from genhelpers import RecordingRunner, path_with, run_cli, stand_in
-from tappaas_litellm.key import master_key_from_env
+from tappaas_litellm.admin.master_key import master_key_from_env
 
 MASTER = "sk-" + "a1" * 32
 ENV_FILE = f"""LITELLM_MASTER_KEY={MASTER}

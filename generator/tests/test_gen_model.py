@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from genhelpers import FLAT_SAMPLE, NESTED_SAMPLE, nested_to_flat, table_with_active, write_json
-from tappaas_litellm.errors import InputError
-from tappaas_litellm.model import load_module_file, parse_module
-from tappaas_litellm.zones import load_zones
+from tappaas_litellm.common.errors import InputError
+from tappaas_litellm.hostfile.module_file import load_module_file, parse_module
+from tappaas_litellm.hostfile.zones import load_zones
 
 ZONES = load_zones()
 

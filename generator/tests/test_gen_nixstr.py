@@ -8,7 +8,7 @@ import pytest
 from genhelpers import nix_eval
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tappaas_litellm.nixstr import NixSourceError, nix_comment, nix_path, nix_string
+from tappaas_litellm.hostfile.nixstr import NixSourceError, nix_comment, nix_path, nix_string
 
 # Pieces that are special somewhere in Nix syntax, mixed with arbitrary text.
 TRICKY = [

@@ -21,9 +21,9 @@ from genhelpers import (
     table_with_active,
 )
 from genhelpers import write_json as write_json_file
-from tappaas_litellm.model import load_module_file
-from tappaas_litellm.render import _environment, plan_host_file, write_host_file
-from tappaas_litellm.zones import load_zones
+from tappaas_litellm.hostfile.module_file import load_module_file
+from tappaas_litellm.hostfile.render import _environment, plan_host_file, write_host_file
+from tappaas_litellm.hostfile.zones import load_zones
 
 ZONES = table_with_active(load_zones(), "srv")  # the 2026-02 sample's zone
 

@@ -11,9 +11,10 @@ import pytest
 from click.testing import CliRunner
 from genhelpers import DATASTORE_SAMPLE, GATEWAY_SAMPLE, nested_to_flat, write_json
 from tappaas_litellm.cli import main
-from tappaas_litellm.errors import InputError
-from tappaas_litellm.model import Datastore, GatewayEntry, GatewayOf, parse_module
-from tappaas_litellm.zones import load_zones
+from tappaas_litellm.common.errors import InputError
+from tappaas_litellm.hostfile.module_file import parse_module
+from tappaas_litellm.hostfile.scale_out import Datastore, GatewayEntry, GatewayOf
+from tappaas_litellm.hostfile.zones import load_zones
 
 ZONES = load_zones()
 

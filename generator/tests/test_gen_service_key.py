@@ -19,8 +19,8 @@ import pytest
 from click.testing import CliRunner, Result
 from fake_litellm_keys import MASTER_KEY, FakeKeyServer
 from genhelpers import NESTED_SAMPLE, path_with, stand_in
+from tappaas_litellm.admin.service_key_handover import CONSUMER_ENV_FILE, WRITE_SCRIPT
 from tappaas_litellm.cli import main
-from tappaas_litellm.service_key import CONSUMER_ENV_FILE, WRITE_SCRIPT
 
 PROVIDER = "tappaas@litellm.srvwork.internal"
 CONSUMER = "tappaas@openwebui.srvwork.internal"

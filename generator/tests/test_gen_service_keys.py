@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 from fake_litellm_keys import MASTER_KEY, FakeKeyServer
 from tappaas_litellm.cli import main
-from tappaas_litellm.service_keys import (
+from tappaas_litellm.onvm.key_reconciler import (
     ENSURED,
     MANAGED,
     MARKER,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from genhelpers import run_cli
-from tappaas_litellm import site
-from tappaas_litellm.verify.command import host_domain
+from tappaas_litellm.admin import site
+from tappaas_litellm.verify.verify_cli import host_domain
 
 
 def _host(folder: Path, domain: str) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tappaas_litellm.process import Runner
-from tappaas_litellm.sizing import derived_sizing, sizing_warnings, tier_for
+from tappaas_litellm.common.process import Runner
+from tappaas_litellm.hostfile.sizing import derived_sizing, sizing_warnings, tier_for
 
 
 @pytest.mark.parametrize(

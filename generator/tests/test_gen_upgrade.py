@@ -21,10 +21,9 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from genhelpers import path_with, run_cli, stand_in
-from tappaas_litellm import deploy as deploy_module
-from tappaas_litellm import upgrade as upgrade_module
-from tappaas_litellm.errors import InputError, StepError
-from tappaas_litellm.image_pin import (
+from tappaas_litellm.admin import deploy as deploy_module
+from tappaas_litellm.admin import upgrade_over_ssh as upgrade_module
+from tappaas_litellm.admin.image_pin import (
     ImagePin,
     check_hash,
     nix_base32_to_sri,
@@ -32,8 +31,9 @@ from tappaas_litellm.image_pin import (
     read_pin,
     write_pin,
 )
-from tappaas_litellm.upgrade import needs_restore
-from tappaas_litellm.upgrade_remote import VmState
+from tappaas_litellm.admin.upgrade_helper import VmState
+from tappaas_litellm.admin.upgrade_rollback import needs_restore
+from tappaas_litellm.common.errors import InputError, StepError
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -566,7 +566,7 @@ def test_write_pin_keeps_the_old_file_when_the_rename_fails(tmp_path: Path, monk
     def broken_replace(src: str, dst: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("tappaas_litellm.image_pin.os.replace", broken_replace)
+    monkeypatch.setattr("tappaas_litellm.admin.image_pin.os.replace", broken_replace)
     with pytest.raises(OSError):
         write_pin(path, ImagePin(OLD_PIN["imageName"], "v2", NEW_DIGEST, NEW_SRI))
     assert json.loads(path.read_text()) == OLD_PIN
@@ -681,7 +681,7 @@ def test_needs_restore(kind: str, now: VmState | None, restore: bool) -> None:
 
 def test_shell_quoting_of_the_shown_commands_is_runnable() -> None:
     """The printed helper call is one shell line an admin can paste."""
-    from tappaas_litellm.upgrade_remote import Remote
+    from tappaas_litellm.admin.upgrade_helper import Remote
 
     remote = Remote(transport=None, helper_source="", shown="tappaas@h")  # type: ignore[arg-type]
     line = remote.display("check-dump", "/x/it's.dump")
@@ -718,8 +718,8 @@ class _DriverLikeTransport:
 
 
 def test_engine_with_injected_actions_rolls_back_with_the_given_activation() -> None:
-    from tappaas_litellm.upgrade import Action, Upgrade
-    from tappaas_litellm.upgrade_remote import Remote
+    from tappaas_litellm.admin.upgrade import Action, Upgrade
+    from tappaas_litellm.admin.upgrade_helper import Remote
 
     transport = _DriverLikeTransport()
     said: list[str] = []

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from fake_litellm_keys import MASTER_KEY, FakeKeyServer
 from genhelpers import path_with, stand_in
-from tappaas_litellm.service_keys import ApiError, LiteLLMApi
+from tappaas_litellm.onvm.key_reconciler import ApiError, LiteLLMApi
 
 PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
                    "ALL_PROXY")  # fmt: skip
@@ -94,7 +94,7 @@ def test_the_key_api_never_sends_the_master_key_to_a_proxy(proxy: Listener) -> N
     with FakeKeyServer() as server:
         server.api.add_key("litellm-svc-a")
         result = _python(
-            "import sys; from tappaas_litellm.service_keys import LiteLLMApi\n"
+            "import sys; from tappaas_litellm.onvm.key_reconciler import LiteLLMApi\n"
             "api = LiteLLMApi(sys.argv[1], sys.argv[2], timeout=10)\n"
             "api.wait_ready(attempts=2, interval=0)\n"
             "print([key.get('key_alias') for key in api.service_keys()])",
@@ -108,7 +108,7 @@ def test_the_key_api_never_sends_the_master_key_to_a_proxy(proxy: Listener) -> N
 def test_the_readiness_poll_never_goes_through_a_proxy(proxy: Listener) -> None:
     with FakeKeyServer() as server:
         result = _python(
-            "import sys; from tappaas_litellm.deploy import wait_until_ready\n"
+            "import sys; from tappaas_litellm.admin.deploy import wait_until_ready\n"
             "print(wait_until_ready(sys.argv[1], 5, say=print, interval=0.1))",
             f"{server.url}/health/readiness",
         )

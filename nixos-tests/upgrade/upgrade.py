@@ -2,14 +2,14 @@
 # `subtest` and `start_all` come from the driver; `api`, `psql` and the rest from
 # common/gateway.py and HELPER, the path of litellm-upgrade-helper.sh, from default.nix).
 #
-# The upgrades run through tappaas_litellm.upgrade.Upgrade, the engine of
+# The upgrades run through tappaas_litellm.admin.upgrade.Upgrade, the engine of
 # `tappaas-litellm upgrade`: the same helper calls, restore decision and rollback.
 # Only the transport (the driver instead of SSH) and the switch (a specialisation
 # made the system profile's next generation, instead of nixos-rebuild) differ.
 
-from tappaas_litellm.errors import StepError
-from tappaas_litellm.upgrade import Action, Upgrade
-from tappaas_litellm.upgrade_remote import Remote
+from tappaas_litellm.admin.upgrade import Action, Upgrade
+from tappaas_litellm.admin.upgrade_helper import Remote
+from tappaas_litellm.common.errors import StepError
 from tappaas_litellm.verify import MachineTransport, Target, assert_passed, run_checks, summary_text
 
 CONFIG_MODEL = "test-model"

@@ -23,7 +23,7 @@ from stacklib import REPO_ROOT, SCRIPTS_DIR, LiteLLMProxy, clean_environ
 sys.path.insert(0, str(REPO_ROOT / "generator" / "tests"))
 
 from fake_litellm_keys import MASTER_KEY, FakeKeyServer
-from tappaas_litellm.service_keys import (
+from tappaas_litellm.onvm.key_reconciler import (
     DesiredState,
     KeyStore,
     LiteLLMApi,

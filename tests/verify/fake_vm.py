@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tappaas_litellm.verify import CommandResult
-from tappaas_litellm.verify.checks import CORE_TABLES
+from tappaas_litellm.verify.checks_stores import CORE_TABLES
 
 MASTER = "sk-" + "1f" * 32
 SALT = "sk-" + "2e" * 32

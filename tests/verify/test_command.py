@@ -11,7 +11,7 @@ import click
 from click.testing import CliRunner
 from fake_vm import FakeVM
 from tappaas_litellm.verify import CHECKS, Target, check_names
-from tappaas_litellm.verify.command import default_host, host_domain, run_verify, verify
+from tappaas_litellm.verify.verify_cli import default_host, host_domain, run_verify, verify
 from verify_helpers import free_port
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

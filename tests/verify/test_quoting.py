@@ -1,6 +1,6 @@
 """No setting or argument becomes code: every remote command builder, run by a real bash.
 
-Each builder in `tappaas_litellm.verify.commands` (and the SSH transport's wrapping) gets
+Each builder in `tappaas_litellm.verify.shell_commands` (and the SSH transport's wrapping) gets
 arbitrary strings: quotes, `$(...)`, backticks, newlines, leading dashes, globs. The command
 runs with `bash -c` where every program it may call is a shell function that records its
 arguments, and PATH is an empty folder: the test proves each value arrives as one intact
@@ -20,9 +20,9 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tappaas_litellm.verify import commands
-from tappaas_litellm.verify.command import verify
+from tappaas_litellm.verify import shell_commands
 from tappaas_litellm.verify.transport import SSHTransport
+from tappaas_litellm.verify.verify_cli import verify
 
 BASH = shutil.which("bash")
 PROGRAMS = (
@@ -115,7 +115,7 @@ def same_calls(calls: Sequence[Sequence[str]], expected: Sequence[Sequence[str]]
 @given(unit=values, properties=st.lists(values, min_size=1, max_size=3))
 def test_systemctl_show(unit, properties, tmp_path_factory):
     calls, _, _ = run_builder(
-        commands.systemctl_show(unit, properties), tmp_path_factory.mktemp("q")
+        shell_commands.systemctl_show(unit, properties), tmp_path_factory.mktemp("q")
     )
     assert calls == [["systemctl", "show", "--no-pager", "-p", ",".join(properties), "--", unit]]
 
@@ -123,7 +123,9 @@ def test_systemctl_show(unit, properties, tmp_path_factory):
 @FAST
 @given(units=st.lists(values, max_size=4))
 def test_systemctl_is_active(units, tmp_path_factory):
-    calls, _, _ = run_builder(commands.systemctl_is_active(units), tmp_path_factory.mktemp("q"))
+    calls, _, _ = run_builder(
+        shell_commands.systemctl_is_active(units), tmp_path_factory.mktemp("q")
+    )
     assert calls == [["systemctl", "is-active", "--", *units]]
 
 
@@ -131,7 +133,7 @@ def test_systemctl_is_active(units, tmp_path_factory):
 @given(unit=values, output=st.one_of(st.none(), values.filter(bool)))
 def test_journal_tail(unit, output, tmp_path_factory):
     calls, _, _ = run_builder(
-        commands.journal_tail(unit, 15, output=output), tmp_path_factory.mktemp("q")
+        shell_commands.journal_tail(unit, 15, output=output), tmp_path_factory.mktemp("q")
     )
     expected = ["journalctl", "--no-pager", "-q", "-u", unit, "-n", "15"]
     assert calls == [expected + (["-o", output] if output else [])]
@@ -141,11 +143,11 @@ def test_journal_tail(unit, output, tmp_path_factory):
 @given(unit=values)
 def test_journal_count_and_errors(unit, tmp_path_factory):
     folder = tmp_path_factory.mktemp("q")
-    calls, _, _ = run_builder(commands.journal_count(unit), folder)
+    calls, _, _ = run_builder(shell_commands.journal_count(unit), folder)
     assert same_calls(
         calls, [["journalctl", "--no-pager", "-q", "-b", "-u", unit, "-o", "cat"], ["wc", "-l"]]
     )
-    calls, _, _ = run_builder(commands.journal_errors(unit), folder)
+    calls, _, _ = run_builder(shell_commands.journal_errors(unit), folder)
     journal = ["journalctl", "--no-pager", "-q", "-u", unit, "--since", "-1h", "-o", "cat"]
     grep = ["grep", "-c", "-i", "-E", '"level": ?"(ERROR|CRITICAL)"|Traceback']
     assert same_calls(calls, [journal, grep])
@@ -155,17 +157,17 @@ def test_journal_count_and_errors(unit, tmp_path_factory):
 @given(path=values)
 def test_file_commands(path, tmp_path_factory):
     folder = tmp_path_factory.mktemp("q")
-    assert run_builder(commands.cat_file(path), folder)[0] == [["cat", "--", path]]
-    assert run_builder(commands.stat_file(path), folder)[0] == [
+    assert run_builder(shell_commands.cat_file(path), folder)[0] == [["cat", "--", path]]
+    assert run_builder(shell_commands.stat_file(path), folder)[0] == [
         ["stat", "-c", "%a %U %G %s", "--", path]
     ]
-    assert run_builder(commands.directory_exists(path), folder)[0] == [["test", "-d", path]]
+    assert run_builder(shell_commands.directory_exists(path), folder)[0] == [["test", "-d", path]]
     assert same_calls(
-        run_builder(commands.disk_free(path), folder)[0],
+        run_builder(shell_commands.disk_free(path), folder)[0],
         [["df", "-Pk", "--", path], ["tail", "-n", "1"]],
     )
     assert same_calls(
-        run_builder(commands.disk_usage(path), folder)[0],
+        run_builder(shell_commands.disk_usage(path), folder)[0],
         [["du", "-sk", "--", path], ["cut", "-f1"]],
     )
 
@@ -174,7 +176,7 @@ def test_file_commands(path, tmp_path_factory):
 @given(paths=st.lists(values, min_size=1, max_size=3))
 def test_backup_dirs_reports_missing_paths_intact(paths, tmp_path_factory):
     calls, stdout, _ = run_builder(
-        commands.backup_dirs(paths), tmp_path_factory.mktemp("q"), statuses={"stat": 1}
+        shell_commands.backup_dirs(paths), tmp_path_factory.mktemp("q"), statuses={"stat": 1}
     )
     assert calls == [["stat", "-c", "%F|%a|%U|%n", "--", path] for path in paths]
     assert stdout == "".join(f"missing|||{path}\n" for path in paths)
@@ -184,12 +186,12 @@ def test_backup_dirs_reports_missing_paths_intact(paths, tmp_path_factory):
 @given(folder=values, pattern=values)
 def test_newest_file(folder, pattern, tmp_path_factory):
     where = tmp_path_factory.mktemp("q")
-    calls, _, _ = run_builder(commands.newest_file(folder, pattern), where)
+    calls, _, _ = run_builder(shell_commands.newest_file(folder, pattern), where)
     find = ["find", folder, "-maxdepth", "1", "-type", "f", "-name", pattern]
     expected = [["test", "-d", folder], [*find, "-printf", "%T@ %s %f\\n"]]
     assert same_calls(calls, [*expected, ["sort", "-n"], ["tail", "-n", "1"]])
     calls, _, stderr = run_builder(
-        commands.newest_file(folder, pattern), where, statuses={"test": 1}
+        shell_commands.newest_file(folder, pattern), where, statuses={"test": 1}
     )
     assert calls == [["test", "-d", folder]] and stderr == "missing folder\n"
 
@@ -198,7 +200,7 @@ def test_newest_file(folder, pattern, tmp_path_factory):
 @given(template=values, container=values)
 def test_podman_stats(template, container, tmp_path_factory):
     calls, _, _ = run_builder(
-        commands.podman_stats(template, container), tmp_path_factory.mktemp("q")
+        shell_commands.podman_stats(template, container), tmp_path_factory.mktemp("q")
     )
     assert calls == [["podman", "stats", "--no-stream", "--format", template, "--", container]]
 
@@ -209,11 +211,11 @@ def test_psql(sql, database, host, user, password, tmp_path_factory):
     folder = tmp_path_factory.mktemp("q")
     base = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-tA", "-F", "|", "-d", database]
     base += ["-c", sql]
-    local, _, _ = run_builder(commands.psql(sql, database), folder)
+    local, _, _ = run_builder(shell_commands.psql(sql, database), folder)
     assert local == [["runuser", "-u", "postgres", "--", *base]]
     tcp = [*base, "-h", host, "-p", "5433", "-U", user]
     calls, _, _ = run_builder(
-        commands.psql(sql, database, host=host, port=5433, user=user, password_on_stdin=True),
+        shell_commands.psql(sql, database, host=host, port=5433, user=user, password_on_stdin=True),
         folder,
         stdin=password + "\n",
     )
@@ -224,7 +226,9 @@ def test_psql(sql, database, host, user, password, tmp_path_factory):
 @given(host=values, args=st.lists(values, max_size=3), password=lines)
 def test_redis_cli(host, args, password, tmp_path_factory):
     calls, _, _ = run_builder(
-        commands.redis_cli(host, 6380, args), tmp_path_factory.mktemp("q"), stdin=password + "\n"
+        shell_commands.redis_cli(host, 6380, args),
+        tmp_path_factory.mktemp("q"),
+        stdin=password + "\n",
     )
     cli = ["redis-cli", "--no-auth-warning", "-h", host, "-p", "6380", *args]
     assert calls == [cli, ["REDISCLI_AUTH", password or "<unset>"]]

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import click
 
-from tappaas_litellm import __version__, process
-from tappaas_litellm.config import check_name, find_config, find_zones
-from tappaas_litellm.create import CreateOptions
-from tappaas_litellm.deploy import DeployOptions, run_deploy
-from tappaas_litellm.errors import InputError
-from tappaas_litellm.generate import prepare, register_site_host
-from tappaas_litellm.key import read_master_key, ssh_target
-from tappaas_litellm.model import load_module_file
-from tappaas_litellm.options import (
+from tappaas_litellm import __version__
+from tappaas_litellm.admin.create import CreateOptions
+from tappaas_litellm.admin.deploy import DeployOptions, run_deploy
+from tappaas_litellm.admin.generate import prepare, register_site_host
+from tappaas_litellm.admin.handover_cli import service_key, tappaas_service
+from tappaas_litellm.admin.master_key import read_master_key, ssh_target
+from tappaas_litellm.admin.site import SITE_HOSTS
+from tappaas_litellm.admin.upgrade_cli import upgrade
+from tappaas_litellm.cli_options import (
     CONTEXT,
     build_host_option,
     config_option,
@@ -26,13 +26,14 @@ from tappaas_litellm.options import (
     wait_timeout_option,
     zones_option,
 )
-from tappaas_litellm.render import write_host_file
-from tappaas_litellm.service_key_cli import service_key, tappaas_service
-from tappaas_litellm.service_keys_cli import service_keys
-from tappaas_litellm.site import SITE_HOSTS
-from tappaas_litellm.sizing import derived_sizing
-from tappaas_litellm.upgrade_command import upgrade
-from tappaas_litellm.verify.command import verify
+from tappaas_litellm.common import process
+from tappaas_litellm.common.errors import InputError
+from tappaas_litellm.hostfile.input_files import check_name, find_config, find_zones
+from tappaas_litellm.hostfile.module_file import load_module_file
+from tappaas_litellm.hostfile.render import write_host_file
+from tappaas_litellm.hostfile.sizing import derived_sizing
+from tappaas_litellm.onvm.reconciler_cli import service_keys
+from tappaas_litellm.verify.verify_cli import verify
 
 __all__ = ["main"]
 

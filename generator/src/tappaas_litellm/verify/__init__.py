@@ -7,7 +7,6 @@ for result in run_checks(SSHTransport("litellm.srv.internal")):
 
 from tappaas_litellm.verify.checks import (
     CHECKS,
-    Check,
     assert_passed,
     check_names,
     run_checks,
@@ -15,6 +14,7 @@ from tappaas_litellm.verify.checks import (
     summary_text,
 )
 from tappaas_litellm.verify.context import Context, HttpResponse
+from tappaas_litellm.verify.registry import Check
 from tappaas_litellm.verify.result import CheckResult, Status
 from tappaas_litellm.verify.target import Target
 from tappaas_litellm.verify.transport import (

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tappaas_litellm.verify import commands
+from tappaas_litellm.verify import shell_commands
 from tappaas_litellm.verify.result import CheckFailedError
 from tappaas_litellm.verify.target import Target
 from tappaas_litellm.verify.transport import TIMEOUT_RC, CommandResult, Transport
@@ -150,7 +150,7 @@ class Context:
         if self._env_error is not None:
             raise self._env_error
         path = self.target.secrets_file
-        result = self.run(commands.cat_file(path), root=True)
+        result = self.run(shell_commands.cat_file(path), root=True)
         if not result.ok:
             why = result.why()
             if "No such file" in why:
@@ -293,8 +293,8 @@ class Context:
         target = self.target
         database = database or "postgres"
         if target.pg_host is None:
-            return self.run(commands.psql(sql, database), root=True)
-        command = commands.psql(
+            return self.run(shell_commands.psql(sql, database), root=True)
+        command = shell_commands.psql(
             sql,
             database,
             host=target.pg_host,
@@ -312,5 +312,5 @@ class Context:
         password = self.redis_password()
         self.remember_secret(password)
         target = self.target
-        command = commands.redis_cli(target.redis_host, target.redis_port, args)
+        command = shell_commands.redis_cli(target.redis_host, target.redis_port, args)
         return self.run(command, stdin=password + "\n")

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol, runtime_checkable
 
-from tappaas_litellm import shell
+from tappaas_litellm.common import shell
 
 DEFAULT_TIMEOUT = 30.0
 TIMEOUT_RC = 124

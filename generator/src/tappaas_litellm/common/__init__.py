@@ -1,0 +1,1 @@
+"""The plumbing every side shares: processes, shell quoting, SSH targets, errors, HTTP."""
