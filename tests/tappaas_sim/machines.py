@@ -160,7 +160,8 @@ def create_vm(node: str, module_file: Path) -> int:
         "tags": str(flat.get("vmtag", "")).replace(",", ";"),
         "net0": f"virtio=BC:24:11:00:{vmid // 256 % 256:02X}:{vmid % 256:02X},"
         f"bridge={flat.get('bridge0', 'lan')},tag={_vlan(zone)}",
-        "scsi0": f"{flat.get('storage', 'tanka1')}:vm-{vmid}-disk-0,size={flat.get('diskSize', '8G')}",
+        "scsi0": f"{flat.get('storage', 'tanka1')}:vm-{vmid}-disk-0,"
+        f"size={flat.get('diskSize', '8G')}",
         "agent": "1",
         "ostype": "l26",
     }
@@ -199,8 +200,10 @@ def qm(node: str, args: list[str]) -> int:
         vmid = int(rest[0]) if rest and rest[0].isdigit() else -1
         vm = vms.get(vmid)
         if vm is None:
-            print(f"Configuration file 'nodes/{node}/qemu-server/{vmid}.conf' does not exist",
-                  file=sys.stderr)
+            print(
+                f"Configuration file 'nodes/{node}/qemu-server/{vmid}.conf' does not exist",
+                file=sys.stderr,
+            )
             return 2
         if verb == "config":
             print("".join(f"{k}: {v}\n" for k, v in vm.config.items()), end="")
@@ -240,8 +243,18 @@ def qm(node: str, args: list[str]) -> int:
                 print("QEMU guest agent is not running", file=sys.stderr)
                 return 255
             if rest[1:2] == ["network-get-interfaces"]:
-                print(json.dumps([{"name": "ens18", "ip-addresses": [
-                    {"ip-address-type": "ipv4", "ip-address": vm.ip, "prefix": 24}]}]))
+                print(
+                    json.dumps(
+                        [
+                            {
+                                "name": "ens18",
+                                "ip-addresses": [
+                                    {"ip-address-type": "ipv4", "ip-address": vm.ip, "prefix": 24}
+                                ],
+                            }
+                        ]
+                    )
+                )
         elif verb in ("migrate", "resize", "template", "agent"):
             pass
         else:
@@ -258,11 +271,21 @@ def pvesh(args: list[str]) -> int:
         kind = args[args.index("--type") + 1] if "--type" in args else ""
         rows: list[dict[str, Any]] = []
         if kind in ("", "node"):
-            rows += [{"type": "node", "node": n, "status": "online", "id": f"node/{n}"}
-                     for n in NODES]
+            rows += [
+                {"type": "node", "node": n, "status": "online", "id": f"node/{n}"} for n in NODES
+            ]
         if kind in ("", "vm"):
-            rows += [{"type": "qemu", "vmid": vm.vmid, "name": vm.name, "node": vm.node,
-                      "status": vm.status, "id": f"qemu/{vm.vmid}"} for vm in vms.values()]
+            rows += [
+                {
+                    "type": "qemu",
+                    "vmid": vm.vmid,
+                    "name": vm.name,
+                    "node": vm.node,
+                    "status": vm.status,
+                    "id": f"qemu/{vm.vmid}",
+                }
+                for vm in vms.values()
+            ]
         print(json.dumps(rows))
         return 0
     if args[:1] == ["get"] and path.startswith("/cluster/backup"):
@@ -285,7 +308,7 @@ def run_on_node(node: str, command: str, stdin: bytes | None) -> int:
         if not wrapper.exists():
             wrapper.write_text(
                 f"#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(__file__)} "
-                f"node-{tool} {shlex.quote(node)} \"$@\"\n"
+                f'node-{tool} {shlex.quote(node)} "$@"\n'
             )
             wrapper.chmod(0o755)
     root = str(folder / "root")
@@ -294,8 +317,12 @@ def run_on_node(node: str, command: str, stdin: bytes | None) -> int:
         module = re.search(r"/tappaas/Create-TAPPaaS-VM\.sh (\S+)", command)
         assert module
         return create_vm(node, Path(root) / "tappaas" / f"{module.group(1)}.json")
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": root, "TAPPAAS_SIM_DIR": str(SIM),
-           "TAPPAAS_SIM_LOG": os.environ.get("TAPPAAS_SIM_LOG", "")}
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "HOME": root,
+        "TAPPAAS_SIM_DIR": str(SIM),
+        "TAPPAAS_SIM_LOG": os.environ.get("TAPPAAS_SIM_LOG", ""),
+    }
     return subprocess.run(["bash", "-c", command], input=stdin, env=env, check=False).returncode
 
 
@@ -307,7 +334,7 @@ def _unwrap(command: str) -> tuple[str, bool] | None:
     root = False
     prefix = 'sudo -n env "PATH=$PATH" '
     if command.startswith(prefix):
-        root, command = True, command[len(prefix):]
+        root, command = True, command[len(prefix) :]
     try:
         words = shlex.split(command)
     except ValueError:
@@ -334,20 +361,34 @@ def _service_keys(vm: VM, words: list[str]) -> tuple[int, str, str]:
     api = FakeKeyApi(master_key=MASTER, keys=vm.keys)
     with FakeKeyServer(api) as server:
         result = subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "tappaas-litellm"), "service-keys",
-             "--state", str(state), "--secrets", str(secrets), "--url", server.url,
-             "--key-dir", str(etc), "--attempts", "1", *words],
-            capture_output=True, text=True, check=False,
+            [
+                str(ROOT / ".venv" / "bin" / "tappaas-litellm"),
+                "service-keys",
+                "--state",
+                str(state),
+                "--secrets",
+                str(secrets),
+                "--url",
+                server.url,
+                "--key-dir",
+                str(etc),
+                "--attempts",
+                "1",
+                *words,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
             env={**os.environ, "NO_PROXY": "*", "no_proxy": "*"},
         )
     vm.keys = api.keys
-    shown = result.stdout.replace(str(etc), "/etc/secrets")
     for path in [p for p in vm.files if p.startswith("/etc/secrets/litellm-svc-")]:
         del vm.files[path]
     for file in etc.iterdir():
         if file.name.startswith("litellm-svc-"):
             vm.files[f"/etc/secrets/{file.name}"] = file.read_text()
-    return result.returncode, result.stdout, result.stderr
+    shown = [text.replace(str(etc), "/etc/secrets") for text in (result.stdout, result.stderr)]
+    return result.returncode, shown[0], shown[1]
 
 
 # A VM that TAPPaaS configured with its own <module>.nix (update-os.sh) answers as a healthy
@@ -367,8 +408,14 @@ WRITE = re.compile(r"^sudo sh -c .* litellm-svckey (\S+)$", re.S)
 
 def run_on_vm(vm: VM, command: str, stdin: str) -> tuple[int, str, str]:
     words = shlex.split(command) if command.strip() else []
-    simple = {"exit 0", "true", "sudo -n true", "sudo true", "test -f /etc/NIXOS",
-              "cloud-init status --wait"}
+    simple = {
+        "exit 0",
+        "true",
+        "sudo -n true",
+        "sudo true",
+        "test -f /etc/NIXOS",
+        "cloud-init status --wait",
+    }
     if command in simple:
         return 0, "status: done\n" if "cloud-init" in command else "", ""
     if command.startswith("test -f /etc/debian_version"):
@@ -439,7 +486,9 @@ def ssh(args: list[str]) -> int:
     destination, command = rest[0], " ".join(rest[1:])
     user, _, host = destination.rpartition("@") if "@" in destination else (user, "", destination)
     host = host.lower()
-    stdin = b"" if "-n" in args or sys.stdin is None or sys.stdin.closed else sys.stdin.buffer.read()
+    stdin = (
+        b"" if "-n" in args or sys.stdin is None or sys.stdin.closed else sys.stdin.buffer.read()
+    )
     shown = command
     if command in ("bash -s", "bash -s --") and stdin:
         first = next((ln for ln in stdin.decode().splitlines() if ln.strip()), "")
@@ -464,8 +513,11 @@ def ssh(args: list[str]) -> int:
 
 
 def scp(args: list[str]) -> int:
-    paths = [a for a in args if not a.startswith("-") and a not in ("StrictHostKeyChecking=accept-new",
-                                                                     "BatchMode=yes")]
+    paths = [
+        a
+        for a in args
+        if not a.startswith("-") and a not in ("StrictHostKeyChecking=accept-new", "BatchMode=yes")
+    ]
     paths = [p for i, p in enumerate(args) if p in paths and not (i and args[i - 1] == "-o")]
     source, target = paths[-2], paths[-1]
     host, _, remote = target.partition(":")
@@ -501,15 +553,23 @@ def nixos_rebuild(args: list[str]) -> int:
     folder = Path(flake if flake not in ("", ".") else os.getcwd())
     host_dir = folder / "hosts" / host_name
     # A flake sees only files git knows; a Nix file that does not parse fails the build.
-    known = subprocess.run(["git", "-C", str(folder), "ls-files", "--", f"hosts/{host_name}"],
-                           capture_output=True, text=True, check=False).stdout.split()
+    known = subprocess.run(
+        ["git", "-C", str(folder), "ls-files", "--", f"hosts/{host_name}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
     if f"hosts/{host_name}/default.nix" not in known:
-        print(f"error: flake has no nixosConfigurations.{host_name} (git does not know "
-              f"hosts/{host_name}/default.nix)", file=sys.stderr)
+        print(
+            f"error: flake has no nixosConfigurations.{host_name} (git does not know "
+            f"hosts/{host_name}/default.nix)",
+            file=sys.stderr,
+        )
         return 1
     for path in sorted(host_dir.glob("*.nix")):
-        parsed = subprocess.run(["nix-instantiate", "--parse", str(path)],
-                                capture_output=True, text=True, check=False)
+        parsed = subprocess.run(
+            ["nix-instantiate", "--parse", str(path)], capture_output=True, text=True, check=False
+        )
         if parsed.returncode != 0:
             print(parsed.stderr, file=sys.stderr, end="")
             return 1
@@ -563,7 +623,7 @@ class Readiness(http.server.BaseHTTPRequestHandler):
     def log_message(self, *_: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
         vm = vm_by_host(load_vms(), host)
         ok = vm is not None and vm.status == "running" and vm.gateway is not None
@@ -588,8 +648,12 @@ def write_configuration(path: Path) -> int:
             "nodeCount": len(NODES),
             "variants": {
                 "": {"domain": "example.org", "dnsMode": "wildcard", "description": "Default"},
-                "test": {"domain": "test.example.org", "dnsMode": "wildcard",
-                         "zone": "srvTest", "description": "Tests"},
+                "test": {
+                    "domain": "test.example.org",
+                    "dnsMode": "wildcard",
+                    "zone": "srvTest",
+                    "description": "Tests",
+                },
             },
         },
         "tappaas-nodes": [
@@ -630,8 +694,10 @@ def main(argv: list[str]) -> int:
     if name == "node-pvesh":
         return pvesh(args[1:])
     if name == "node-pvesm":
-        print("Name Type Status Total Used Available %\n"
-              "tappaas_backup pbs active 1000000000 1000000 999000000 0.10%")
+        print(
+            "Name Type Status Total Used Available %\n"
+            "tappaas_backup pbs active 1000000000 1000000 999000000 0.10%"
+        )
         return 0
     if name.startswith("node-"):
         return 0
