@@ -329,6 +329,10 @@ def run_on_node(node: str, command: str, stdin: bytes | None) -> int:
 # ---------------------------------------------------------------------------------------
 # the VMs
 # ---------------------------------------------------------------------------------------
+def _lines(path: Path) -> list[str]:
+    return path.read_text().split() if path.is_file() else []
+
+
 def _unwrap(command: str) -> tuple[str, bool] | None:
     """verify's transport: [sudo -n env "PATH=$PATH"] timeout -k 5 N bash -c SCRIPT."""
     root = False
@@ -424,7 +428,11 @@ def run_on_vm(vm: VM, command: str, stdin: str) -> tuple[int, str, str]:
         unwrapped = _unwrap(command)
         if unwrapped is not None:
             script, root = unwrapped
+            # A fault for the tests: these units have failed (for as long as the file exists).
+            units = dict(vm.gateway.units)
+            vm.gateway.units.update({u: "failed" for u in _lines(STATE / "broken-units")})
             result = vm.gateway.run(script, stdin=stdin, root=root)
+            vm.gateway.units = units
             return result.rc, result.stdout, result.stderr
         if words[:2] == ["sudo", "litellm-service-keys"]:
             return _service_keys(vm, words[2:])
@@ -582,6 +590,9 @@ def nixos_rebuild(args: list[str]) -> int:
         vm.system = f"flake:{host_name}"
         if vm.gateway is None:
             vm.gateway = FakeVM()
+        # A fault for the tests: the units named in this file fail after the switch.
+        for unit in _lines(STATE / "break-on-switch"):
+            vm.gateway.units[unit] = "failed"
         save_vms(vms)
     print(f"switched {target} to .#{host_name}")
     return 0
@@ -651,7 +662,6 @@ def write_configuration(path: Path) -> int:
                 "test": {
                     "domain": "test.example.org",
                     "dnsMode": "wildcard",
-                    "zone": "srvTest",
                     "description": "Tests",
                 },
             },
