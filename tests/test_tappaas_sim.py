@@ -309,3 +309,25 @@ def test_moving_a_tappaas_installed_litellm_to_this_flake(tmp_path) -> None:
     assert not tappaas_os_update(run), "no templates:nixos update after the move"
     assert '["cluster:vm","backup:vm","firewall:proxy","firewall:rules"]' in run.output.splitlines()
     assert sim(folder, f"cd {FLAKE} && test-module.sh litellm").status == 0
+
+
+@pytest.mark.timeout(600)
+def test_a_datastore_and_two_gateways(cluster) -> None:
+    samples = f"{FLAKE}/generator/tests/data"
+    run = sim(
+        cluster,
+        f"cd {FLAKE} && cp {samples}/litellm-db.datastore.json litellm-db.json && "
+        f"cp {samples}/litellm1.gateway.json litellm1.json && "
+        'jq \'.vmname = "litellm2" | .vmid = 322 | .config["firewall:dns"].ip = "10.2.20.22"\''
+        " litellm1.json > litellm2.json && "
+        "install-module.sh litellm-db && install-module.sh litellm1 && "
+        "install-module.sh litellm2 && test-module.sh litellm1",
+    )
+    assert run.status == 0, run.output
+    for name in ("litellm-db", "litellm1", "litellm2"):
+        assert rebuilt(run, name, f"{name}.srvwork.internal")
+    assert run.has("litellm-db.srvwork.internal", "sudo tar -C /etc -czf - secrets")
+    assert run.has("litellm1.srvwork.internal", "sudo tar -C /etc -xzf -")
+    assert run.has("litellm2.srvwork.internal", "sudo tar -C /etc -xzf -")
+    assert run.has("litellm1.srvwork.internal", "sudo sha256sum -- /etc/secrets/litellm.env")
+    assert "litellm-db is a datastore: no LiteLLM to wait for or verify" in run.output

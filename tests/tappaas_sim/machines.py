@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import http.server
+import io
 import json
 import os
 import pickle
@@ -34,6 +36,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -459,6 +462,11 @@ def run_on_vm(vm: VM, command: str, stdin: str) -> tuple[int, str, str]:
         for pattern, rc, out in APP_VM:
             if re.search(pattern, text, re.M):
                 return rc, out, ""
+    if words[:3] == ["sudo", "test", "-f"]:
+        return (0 if words[3] in vm.files else 1), "", ""
+    if words[:3] == ["sudo", "sha256sum", "--"] and words[3] in vm.files:
+        digest = hashlib.sha256(vm.files[words[3]].encode()).hexdigest()
+        return 0, f"{digest}  {words[3]}\n", ""
     match = WRITE.match(command)
     if match:
         vm.files[match.group(1)] = stdin
@@ -468,6 +476,28 @@ def run_on_vm(vm: VM, command: str, stdin: str) -> tuple[int, str, str]:
             vm.files.pop(path, None)
         return 0, "", ""
     return 127, "", f"sim vm {vm.host}: no rule for {command!r}\n"
+
+
+def tar(vm: VM, command: str, stdin: bytes) -> tuple[int, bytes]:
+    """`sudo tar -C /etc -czf - secrets` and `sudo tar -C /etc -xzf -` on the VM's files."""
+    if command == "sudo tar -C /etc -czf - secrets":
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            for path, text in vm.files.items():
+                if path.startswith("/etc/secrets/"):
+                    data = text.encode()
+                    info = tarfile.TarInfo(path.removeprefix("/etc/"))
+                    info.size, info.mode = len(data), 0o600
+                    archive.addfile(info, io.BytesIO(data))
+        return 0, buffer.getvalue()
+    if command == "sudo tar -C /etc -xzf -":
+        with tarfile.open(fileobj=io.BytesIO(stdin), mode="r:gz") as archive:
+            for member in archive.getmembers():
+                extracted = archive.extractfile(member)
+                if extracted is not None:
+                    vm.files[f"/etc/{member.name}"] = extracted.read().decode()
+        return 0, b""
+    return 2, b""
 
 
 def ssh(args: list[str]) -> int:
@@ -513,6 +543,11 @@ def ssh(args: list[str]) -> int:
         if vm is None or vm.status != "running":
             print(f"ssh: connect to host {host} port 22: No route to host", file=sys.stderr)
             return 255
+        if command.startswith("sudo tar -C /etc "):
+            rc, data = tar(vm, command, stdin)
+            save_vms(vms)
+            sys.stdout.buffer.write(data)
+            return rc
         rc, out, err = run_on_vm(vm, command, stdin.decode("utf-8", "replace"))
         save_vms(vms)
     sys.stdout.write(out)
@@ -588,7 +623,11 @@ def nixos_rebuild(args: list[str]) -> int:
             print(f"ssh: connect to host {target} port 22: No route to host", file=sys.stderr)
             return 1
         vm.system = f"flake:{host_name}"
-        if vm.gateway is None:
+        if re.search(r"datastore = \{\s*enable = true;", (host_dir / "default.nix").read_text()):
+            # PostgreSQL and Redis; the secrets are made at first boot, no LiteLLM.
+            for name in ("litellm.env", "litellm-db.pass", "litellm-redis.pass"):
+                vm.files.setdefault(f"/etc/secrets/{name}", f"{name} of {host_name}\n")
+        elif vm.gateway is None:
             vm.gateway = FakeVM()
         # A fault for the tests: the units named in this file fail after the switch.
         for unit in _lines(STATE / "break-on-switch"):

@@ -10,6 +10,7 @@ import click
 from tappaas_litellm import __version__, process
 from tappaas_litellm.config import check_name, find_config, find_zones
 from tappaas_litellm.create import CreateOptions
+from tappaas_litellm.datastore_service import tappaas_datastore
 from tappaas_litellm.deploy import DeployOptions, run_deploy
 from tappaas_litellm.errors import InputError
 from tappaas_litellm.generate import prepare
@@ -250,4 +251,5 @@ main.add_command(verify)
 main.add_command(service_keys)
 main.add_command(service_key)
 main.add_command(tappaas_service)
+main.add_command(tappaas_datastore)
 main.add_command(upgrade)

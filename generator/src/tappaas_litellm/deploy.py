@@ -19,6 +19,7 @@ from tappaas_litellm.create import CREATE_STEPS, CreateOptions, Creator
 from tappaas_litellm.errors import InputError, StepError
 from tappaas_litellm.generate import LOCAL_FILE_NAME, Generated, prepare
 from tappaas_litellm.hosts import SshTarget, check_destination, parse_target
+from tappaas_litellm.model import Datastore
 from tappaas_litellm.process import Command, CommandNotFoundError, Runner
 from tappaas_litellm.render import write_host_file
 from tappaas_litellm.verify.command import run_verify
@@ -276,6 +277,12 @@ class _Deploy:
             hint=f"check that `ssh {target} sudo true` works without a password prompt, "
             "that the VM runs NixOS, and the build output above",
         )
+
+        if isinstance(generated.module.spec.role, Datastore):
+            # PostgreSQL and Redis only: its gateways' deploys check them through LiteLLM.
+            self.skip(2, f"{name} is a datastore: no LiteLLM to wait for or verify")
+            self.say(f"{'Dry run complete' if o.dry_run else f'Deployed {name}'}.")
+            return 0
 
         # 4. Wait for LiteLLM.
         url = readiness_url(host, o.port)
