@@ -478,6 +478,20 @@ def run_on_vm(vm: VM, command: str, stdin: str) -> tuple[int, str, str]:
     return 127, "", f"sim vm {vm.host}: no rule for {command!r}\n"
 
 
+@contextlib.contextmanager
+def vm_at(host: str) -> Iterator[VM | None]:
+    """The running VM at `host` (saved afterwards), else None after ssh's own message."""
+    with locked():
+        vms = load_vms()
+        vm = vm_by_host(vms, host)
+        if vm is None or vm.status != "running":
+            print(f"ssh: connect to host {host} port 22: No route to host", file=sys.stderr)
+            yield None
+            return
+        yield vm
+        save_vms(vms)
+
+
 def tar(vm: VM, command: str, stdin: bytes) -> tuple[int, bytes]:
     """`sudo tar -C /etc -czf - secrets` and `sudo tar -C /etc -xzf -` on the VM's files."""
     if command == "sudo tar -C /etc -czf - secrets":
@@ -537,31 +551,21 @@ def ssh(args: list[str]) -> int:
         return run_on_node(node, command, stdin)
     if host == "firewall.mgmt.internal":
         return 0
-    with locked():
-        vms = load_vms()
-        vm = vm_by_host(vms, host)
-        if vm is None or vm.status != "running":
-            print(f"ssh: connect to host {host} port 22: No route to host", file=sys.stderr)
+    with vm_at(host) as vm:
+        if vm is None:
             return 255
         if command.startswith("sudo tar -C /etc "):
             rc, data = tar(vm, command, stdin)
-            save_vms(vms)
             sys.stdout.buffer.write(data)
             return rc
         rc, out, err = run_on_vm(vm, command, stdin.decode("utf-8", "replace"))
-        save_vms(vms)
     sys.stdout.write(out)
     sys.stderr.write(err)
     return rc
 
 
 def scp(args: list[str]) -> int:
-    paths = [
-        a
-        for a in args
-        if not a.startswith("-") and a not in ("StrictHostKeyChecking=accept-new", "BatchMode=yes")
-    ]
-    paths = [p for i, p in enumerate(args) if p in paths and not (i and args[i - 1] == "-o")]
+    paths = [a for i, a in enumerate(args) if not a.startswith("-") and args[i - 1] != "-o"]
     source, target = paths[-2], paths[-1]
     host, _, remote = target.partition(":")
     host = host.rpartition("@")[2].lower()
@@ -572,14 +576,10 @@ def scp(args: list[str]) -> int:
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(Path(source).read_bytes())
         return 0
-    with locked():
-        vms = load_vms()
-        vm = vm_by_host(vms, host)
-        if vm is None or vm.status != "running":
-            print(f"ssh: connect to host {host} port 22: No route to host", file=sys.stderr)
+    with vm_at(host) as vm:
+        if vm is None:
             return 255
         vm.files[remote] = Path(source).read_text("utf-8", "replace")
-        save_vms(vms)
     return 0
 
 
