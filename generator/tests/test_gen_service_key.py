@@ -334,9 +334,22 @@ def test_tappaas_service_uses_the_variant_provider(vms: Vms, config_dir: Path) -
     assert vms.calls() == [], "--dry-run runs nothing"
 
 
-def test_tappaas_service_without_consumer_config(vms: Vms, config_dir: Path) -> None:
-    result = cli("tappaas-service", "install", "nextcloud")
-    assert result.exit_code == 2
-    assert result.stderr.strip() == (
-        f"error: consuming module config not found: {config_dir / 'nextcloud.json'}"
-    )
+def test_a_consumers_bad_module_file_fails_with_1_not_fatal_2(vms: Vms, config_dir: Path) -> None:
+    # TAPPaaS reads 2 from a test as fatal (it rolls the consumer back): a failure is 1.
+    for action in ("install", "test"):
+        result = cli("tappaas-service", action, "nextcloud")
+        assert result.exit_code == 1
+        assert result.stderr.strip() == (
+            f"error: consuming module config not found: {config_dir / 'nextcloud.json'}"
+        )
+    (config_dir / "nozone.json").write_text(json.dumps({"vmname": "nozone"}))
+    assert cli("tappaas-service", "test", "nozone").exit_code == 1
+    assert vms.calls() == []
+
+
+def test_a_capitalised_consumer_vm_name_is_lower_cased(vms: Vms, config_dir: Path) -> None:
+    (config_dir / "webui.json").write_text(json.dumps({"vmname": "OpenWebUI", "zone0": "srvWork"}))
+    result = cli("tappaas-service", "install", "webui", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "'sudo litellm-service-keys ensure openwebui'" in result.stderr
+    assert "-- tappaas@openwebui.srvwork.internal 'sudo sh -c" in result.stderr
