@@ -40,12 +40,6 @@ class FakeKeyApi:
     keys: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> key object
     calls: list[Recorded] = field(default_factory=list)
     not_ready: int = 0  # answer /health/readiness with 503 this many times
-    # /model/info: the configured models, then these stored in the database (`/model/new`)
-    stored_models: list[dict[str, Any]] = field(
-        default_factory=lambda: [
-            {"model_name": "model-c", "api_key": "sk-provider-c"},
-        ]
-    )
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- helpers for the tests ------------------------------------------------------------
@@ -76,10 +70,6 @@ class FakeKeyApi:
                 if bearer != self.master_key:
                     return 401, {"error": {"message": "Authentication Error, invalid key"}}
                 return self._key_endpoint(method, path, query, body)
-            if path == "/model/info":
-                if bearer != self.master_key:
-                    return 401, {"error": {"message": "Authentication Error, invalid key"}}
-                return 200, {"data": self._model_info()}
             if path in ("/v1/models", "/models", "/v1/chat/completions", "/chat/completions"):
                 key = self.keys.get(hashlib.sha256(bearer.encode()).hexdigest())
                 if key is None and bearer != self.master_key:
@@ -92,25 +82,6 @@ class FakeKeyApi:
                     return 401, {"error": {"message": f"key not allowed to access {model}"}}
                 return 200, {"choices": [{"message": {"role": "assistant", "content": "ok"}}]}
             return 404, {"detail": "Not Found"}
-
-    def _model_info(self) -> list[dict[str, Any]]:
-        stored = {m["model_name"]: m for m in self.stored_models}
-        info = []
-        for name in MODELS:
-            params: dict[str, Any] = {"model": f"openai/{name}"}
-            if name in stored:
-                if stored[name].get("api_key"):
-                    params["api_key"] = stored[name]["api_key"]
-            else:
-                params["api_key"] = "os.environ/OPENAI_API_KEY"
-            info.append(
-                {
-                    "model_name": name,
-                    "litellm_params": params,
-                    "model_info": {"id": name, "db_model": name in stored},
-                }
-            )
-        return info
 
     def _key_endpoint(self, method: str, path: str, query: dict[str, str], body: Any):
         if method == "GET" and path == "/key/list":

@@ -365,6 +365,18 @@ def _service_keys(vm: VM, words: list[str]) -> tuple[int, str, str]:
     secrets.write_text(f"LITELLM_MASTER_KEY={MASTER}\n")
     state = folder / "service-keys.json"
     state.write_text(vm.files.get(SERVICE_KEYS_STATE, '{"consumers": {}}'))
+    # The VM's PostgreSQL, as `litellm-service-keys test` asks it: each stored model,
+    # and whether it has its own key.
+    bin_dir = folder / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    stored = "".join(
+        f"{m['model_name']}|{'t' if m['litellm_params'].get('api_key') else 'f'}\n"
+        for m in (vm.gateway.models if vm.gateway else [])
+        if m.get("model_info", {}).get("db_model")
+    )
+    (folder / "stored-models").write_text(stored)
+    (bin_dir / "runuser").write_text(f"#!/bin/sh\nexec cat {folder / 'stored-models'}\n")
+    (bin_dir / "runuser").chmod(0o755)
     api = FakeKeyApi(master_key=MASTER, keys=vm.keys)
     with FakeKeyServer(api) as server:
         result = subprocess.run(
@@ -386,7 +398,12 @@ def _service_keys(vm: VM, words: list[str]) -> tuple[int, str, str]:
             capture_output=True,
             text=True,
             check=False,
-            env={**os.environ, "NO_PROXY": "*", "no_proxy": "*"},
+            env={
+                **os.environ,
+                "PATH": f"{bin_dir}:{os.environ['PATH']}",
+                "NO_PROXY": "*",
+                "no_proxy": "*",
+            },
         )
     vm.keys = api.keys
     for path in [p for p in vm.files if p.startswith("/etc/secrets/litellm-svc-")]:
@@ -629,6 +646,8 @@ def nixos_rebuild(args: list[str]) -> int:
                 vm.files.setdefault(f"/etc/secrets/{name}", f"{name} of {host_name}\n")
         elif vm.gateway is None:
             vm.gateway = FakeVM()
+            for model in vm.gateway.models:  # stored with its own (encrypted) provider key
+                model["litellm_params"]["api_key"] = "encrypted provider key"
         # A fault for the tests: the units named in this file fail after the switch.
         for unit in _lines(STATE / "break-on-switch"):
             vm.gateway.units[unit] = "failed"

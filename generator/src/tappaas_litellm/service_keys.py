@@ -283,12 +283,6 @@ class LiteLLMApi:
         data = answer.get("data") if isinstance(answer, dict) else None
         return [str(m.get("id")) for m in data or [] if isinstance(m, dict)]
 
-    def model_info(self) -> list[dict[str, Any]]:
-        """Every deployment LiteLLM serves, with its parameters (GET /model/info)."""
-        answer = self._request("GET", "/model/info")
-        data = answer.get("data") if isinstance(answer, dict) else None
-        return [m for m in data or [] if isinstance(m, dict)]
-
 
 def _error_text(body: str) -> str:
     """LiteLLM's error message from a JSON error body, on one line."""
@@ -430,10 +424,17 @@ def revoke(api: LiteLLMApi, store: KeyStore, state: DesiredState, consumer: str)
     return Action("deleted", consumer, "revoked" + note)
 
 
-def check(api: LiteLLMApi, store: KeyStore, consumer: str) -> list[tuple[bool, str]]:
-    """test-service, on the VM: (passed, what) for each check, as TAPPaaS's own tests it."""
+def check(
+    api: LiteLLMApi, store: KeyStore, consumer: str, stored: list[tuple[str, bool]] | None
+) -> list[tuple[bool | None, str]]:
+    """test-service, on the VM: (passed, what) for each check, None when it cannot run here.
+
+    `stored`: the models stored in LiteLLM's database, each with whether it carries its own
+    key (``api_key`` or a stored credential); LiteLLM's /model/info never shows an api_key.
+    None: no database on this VM (a gateway: its datastore has it).
+    """
     check_consumer(consumer)
-    results: list[tuple[bool, str]] = []
+    results: list[tuple[bool | None, str]] = []
     existing = _by_consumer(api.service_keys()).get(consumer)
     key = store.read(consumer)
     if existing is None:
@@ -452,12 +453,10 @@ def check(api: LiteLLMApi, store: KeyStore, consumer: str) -> list[tuple[bool, s
             results.append((True, f"the key reaches {len(models)} model(s): {', '.join(models)}"))
         else:
             results.append((False, f"the key of {consumer} reaches no model: {why}"))
-    stored = [m for m in api.model_info() if (m.get("model_info") or {}).get("db_model")]
-    keyless = [
-        str(m.get("model_name"))
-        for m in stored
-        if not (m.get("litellm_params") or {}).get("api_key")
-    ]
+    if stored is None:
+        results.append((None, "models stored in the database: no database on this VM"))
+        return results
+    keyless = [name for name, has_key in stored if not has_key]
     if keyless:
         results.append(
             (

@@ -11,4 +11,5 @@ exec tappaas-litellm service-keys \
   --secrets "$LITELLM_ENV_FILE" \
   --url "$LITELLM_URL" \
   --key-dir "$LITELLM_SERVICE_KEYS_DIR" \
+  --database "$LITELLM_DATABASE" \
   "$@"
