@@ -46,7 +46,21 @@ litellm_module_args() {
   fi
 }
 
-# The arguments of TAPPaaS's service scripts: <consuming-module> [--dry-run].
+# litellm_module_vm MODULE: LITELLM_VMNAME (lower case) and LITELLM_ZONE0 from
+# the installed module file, <TAPPaaS config folder>/MODULE.json; exit 2 when
+# it cannot be read (the module's own file: nothing can be tested without it).
+# shellcheck disable=SC2034
+litellm_module_vm() {
+  local file="${TAPPAAS_CONFIG_DIR:-/home/tappaas/config}/$1.json" flat
+  flat=$(jq -e 'if (.config | type) == "object" then reduce (.config | to_entries[]) as $s (.; . * $s.value) else . end' "$file" 2>/dev/null) \
+    || litellm_fail "$file: missing or not a JSON object" 2
+  LITELLM_VMNAME=$(jq -r --arg m "$1" '.vmname // $m | ascii_downcase' <<<"$flat")
+  LITELLM_ZONE0=$(jq -r '.zone0 // empty' <<<"$flat")
+  [[ -n "$LITELLM_ZONE0" ]] || litellm_fail "$file: no zone0" 2
+}
+
+# The arguments of TAPPaaS's service scripts: <consuming-module> [--dry-run];
+# bad ones exit 1, as TAPPaaS's own service scripts do (2 would be fatal).
 # Sets LITELLM_CONSUMER and LITELLM_DRY_RUN (an array) for the caller.
 # shellcheck disable=SC2034
 litellm_service_args() {
@@ -55,13 +69,13 @@ litellm_service_args() {
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --dry-run) LITELLM_DRY_RUN=(--dry-run) ;;
-      -*) litellm_fail "unknown option: $1" 2 ;;
+      -*) litellm_fail "unknown option: $1" ;;
       *)
-        [[ -z "$LITELLM_CONSUMER" ]] || litellm_fail "unexpected argument: $1" 2
+        [[ -z "$LITELLM_CONSUMER" ]] || litellm_fail "unexpected argument: $1"
         LITELLM_CONSUMER=$1
         ;;
     esac
     shift
   done
-  [[ -n "$LITELLM_CONSUMER" ]] || litellm_fail "usage: $(basename "$0") <consuming-module-name> [--dry-run]" 2
+  [[ -n "$LITELLM_CONSUMER" ]] || litellm_fail "usage: $(basename "$0") <consuming-module-name> [--dry-run]"
 }

@@ -25,9 +25,9 @@ from tappaas_litellm.onvm.key_reconciler import (
     KeyStore,
     LiteLLMApi,
     ServiceKeyError,
+    check,
     ensure,
     reconcile,
-    revoke,
 )
 
 TWO = {
@@ -158,18 +158,40 @@ def test_prune_never_deletes_keys_it_did_not_make(server, api, store) -> None:
     assert not [c for c in server.api.writes() if c.path == "/key/delete"]
 
 
-def test_a_key_whose_file_is_lost_is_reported_not_replaced(server, api, store) -> None:
+def test_a_key_whose_file_is_lost_is_replaced(server, api, store) -> None:
     reconcile(api, store, state(TWO))
+    old = store.read("n8n")
+    old_token = server.api.by_alias("litellm-svc-n8n")["token"]
     store.path("n8n").unlink()
-    server.api.calls.clear()
     actions = reconcile(api, store, state(TWO))
-    assert kinds(actions)["n8n"] == "lost"
-    assert "revoke" in next(a for a in actions if a.consumer == "n8n").detail
-    assert not [c for c in server.api.writes() if c.path == "/key/generate"]
-    # revoking it lets the next run make a new key
-    assert revoke(api, store, state(TWO), "n8n").kind == "deleted"
-    assert kinds(reconcile(api, store, state(TWO)))["n8n"] == "created"
-    assert use(server, store.read("n8n"), "model-b") == 200
+    assert kinds(actions)["n8n"] == "replaced"
+    new = store.read("n8n")
+    assert new and new != old
+    assert old_token not in server.api.keys, "the key nobody can read any more is revoked"
+    assert use(server, old, "model-b") == 401
+    assert use(server, new, "model-b") == 200
+    assert server.api.by_alias("litellm-svc-n8n")["models"] == ["model-b"], "limits kept"
+    assert kinds(reconcile(api, store, state(TWO)))["n8n"] == "unchanged"
+
+
+def test_check_passes_and_fails_as_tappaas_tests_it(server, api, store) -> None:
+    reconcile(api, store, state(TWO))
+    stored = [("model-c", True)]
+    assert all(passed for passed, _ in check(api, store, "n8n", stored))
+    failed = [w for p, w in check(api, store, "n8n", [*stored, ("model-a", False)]) if not p]
+    assert failed == [
+        "1 model(s) stored in the database without their own api_key (model-a): they fail "
+        "once the provider key changes; set api_key"
+    ]
+    assert check(api, store, "n8n", None)[-1] == (
+        None,
+        "models stored in the database: no database on this VM",
+    )
+    store.path("n8n").unlink()
+    assert any(
+        "is missing; run update-service" in w for p, w in check(api, store, "n8n", []) if not p
+    )
+    assert any("no key litellm-svc-x" in w for p, w in check(api, store, "x", []) if not p)
 
 
 def test_ensure_makes_a_key_once_and_declaring_it_adopts_it(server, api, store) -> None:
@@ -260,15 +282,23 @@ def test_cli_fails_clearly_when_litellm_never_answers(tmp_path) -> None:
     assert "Traceback" not in result.output
 
 
-def test_cli_lost_key_fails_the_unit(server, tmp_path) -> None:
+def test_cli_lost_key_file_gets_a_new_key(server, tmp_path) -> None:
     run_cli(tmp_path, server.url, TWO, "reconcile")
     (tmp_path / "secrets" / "litellm-svc-n8n.key").unlink()
     result = run_cli(tmp_path, server.url, TWO, "reconcile")
+    assert result.exit_code == 0, result.output
+    assert "replaced  litellm-svc-n8n" in result.stdout
+    assert (tmp_path / "secrets" / "litellm-svc-n8n.key").is_file()
+
+
+def test_cli_test_exits_1_on_a_failed_check(server, tmp_path) -> None:
+    run_cli(tmp_path, server.url, TWO, "reconcile")
+    assert run_cli(tmp_path, server.url, TWO, "test", "n8n").exit_code == 0
+    (tmp_path / "secrets" / "litellm-svc-n8n.key").unlink()
+    result = run_cli(tmp_path, server.url, TWO, "test", "n8n")
     assert result.exit_code == 1
-    assert "lost      litellm-svc-n8n" in result.stdout
-    assert result.stderr.strip() == (
-        "error: 1 service key(s) cannot be given out; see the lines above"
-    )
+    assert "FAIL  " in result.stdout and "litellm-svc-n8n.key is missing" in result.stdout
+    assert result.stderr.strip().startswith("error: 1 of ")
 
 
 def test_cli_bad_state_file_is_one_line(server, tmp_path) -> None:

@@ -89,6 +89,7 @@ let
       LITELLM_ENV_FILE = cfg.secrets.file;
       LITELLM_URL = "http://${localHost}:${toString cfg.port}";
       LITELLM_SERVICE_KEYS_DIR = builtins.dirOf cfg.secrets.file;
+      LITELLM_DATABASE = cfg.database.name;
     };
     text = builtins.readFile ./scripts/litellm-service-keys.sh;
   };

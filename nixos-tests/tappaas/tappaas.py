@@ -108,6 +108,19 @@ with subtest("the on-VM command makes an undeclared key once and revokes it"):
     machine.fail(f"test -e {key_file('nextcloud')}")
     refused(nextcloud, "test-model")
 
+with subtest("test-service's check on the VM, and a lost key file gets a new key"):
+    report = machine.succeed("litellm-service-keys test openwebui")
+    assert "FAIL" not in report and "SKIP" not in report, report
+    assert "stored in the database have an api_key" in report, report
+    old = read_key("openwebui")
+    machine.succeed(f"rm {key_file('openwebui')}")
+    machine.fail("litellm-service-keys test openwebui")
+    machine.succeed("litellm-service-keys ensure openwebui")
+    assert read_key("openwebui") != old
+    refused(old, "test-model")
+    machine.succeed("litellm-service-keys test openwebui")
+    keys["openwebui"] = read_key("openwebui")
+
 with subtest("n8n removed with prune: its key stops working, openwebui's does not"):
     machine.succeed("/run/booted-system/specialisation/pruned/bin/switch-to-configuration test >&2")
     machine.wait_for_unit("litellm-service-keys.service")

@@ -47,6 +47,7 @@ def run_script(tmp_path: Path, url: str, env_file: Path, *args: str) -> subproce
         LITELLM_ENV_FILE=str(env_file),
         LITELLM_URL=url,
         LITELLM_SERVICE_KEYS_DIR=str(tmp_path / "secrets"),
+        LITELLM_DATABASE="litellm",
     )
     return subprocess.run(
         ["bash", str(SCRIPT), *args],

@@ -9,6 +9,7 @@ import click
 
 from tappaas_litellm import __version__
 from tappaas_litellm.admin.create import CreateOptions
+from tappaas_litellm.admin.datastore_service import tappaas_datastore
 from tappaas_litellm.admin.deploy import DeployOptions, run_deploy
 from tappaas_litellm.admin.generate import prepare, register_site_host
 from tappaas_litellm.admin.handover_cli import service_key, tappaas_service
@@ -273,4 +274,5 @@ main.add_command(verify)
 main.add_command(service_keys)
 main.add_command(service_key)
 main.add_command(tappaas_service)
+main.add_command(tappaas_datastore)
 main.add_command(upgrade)

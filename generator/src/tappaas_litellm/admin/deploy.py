@@ -22,6 +22,7 @@ from tappaas_litellm.common.process import Command, CommandNotFoundError, Runner
 from tappaas_litellm.common.ssh_target import SshTarget, check_destination, parse_target
 from tappaas_litellm.common.web import open_url
 from tappaas_litellm.hostfile.render import write_host_file
+from tappaas_litellm.hostfile.scale_out import Datastore
 from tappaas_litellm.verify.verify_cli import run_verify
 
 __all__ = [
@@ -281,6 +282,12 @@ class _Deploy:
             hint=f"check that `ssh {target} sudo true` works without a password prompt, "
             "that the VM runs NixOS, and the build output above",
         )
+
+        if isinstance(generated.module.spec.role, Datastore):
+            # PostgreSQL and Redis only: its gateways' deploys check them through LiteLLM.
+            self.skip(2, f"{name} is a datastore: no LiteLLM to wait for or verify")
+            self.say(f"{'Dry run complete' if o.dry_run else f'Deployed {name}'}.")
+            return 0
 
         # 4. Wait for LiteLLM.
         url = readiness_url(host, o.port)

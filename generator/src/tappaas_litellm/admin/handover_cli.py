@@ -160,7 +160,8 @@ def _consumer_module(module: str) -> tuple[str, str, str]:
     variant = flat.get("variant") or ""
     if not isinstance(vmname, str) or not isinstance(zone0, str) or not isinstance(variant, str):
         raise InputError(f"{path}: .vmname, .zone0 and .variant must be strings (.zone0 is needed)")
-    return vmname, zone0, variant
+    # TAPPaaS's vmname pattern allows capitals; DNS names and key aliases are lower case.
+    return vmname.lower(), zone0, variant
 
 
 @click.command("tappaas-service", context_settings=CONTEXT)
@@ -192,9 +193,22 @@ def tappaas_service(action: str, module: str, provider: str, port: int, dry_run:
       test             check the key and the env file (--test --write-to)
 
     \b
+    Exit 1 when anything fails, a consumer's missing or unusable module file too: TAPPaaS
+    reads 2 from a test as fatal and rolls the consumer back, which its own LiteLLM
+    module never asks for.
+
+    \b
     Example:
       tappaas-litellm tappaas-service install openwebui --dry-run
     """
+    try:
+        _tappaas_service(action, module, provider, port, dry_run)
+    except InputError as exc:
+        exc.exit_code = 1
+        raise
+
+
+def _tappaas_service(action: str, module: str, provider: str, port: int, dry_run: bool) -> None:
     check_name(provider)
     vmname, zone0, variant = _consumer_module(module)
     check_consumer(vmname, f"{module}.json .vmname")

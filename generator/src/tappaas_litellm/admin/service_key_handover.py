@@ -170,6 +170,10 @@ class ServiceKeyPlan:
         if self.write_to and self.test:
             check = ssh(self.write_to, ["sudo", "cat", CONSUMER_ENV_FILE], self.consumer_options)
             steps.append(Step("check-env", f"read {CONSUMER_ENV_FILE}", check))
+        if self.test:
+            # On the VM, as TAPPaaS tests it: no new network path from the CI/CD machine.
+            test = ssh(self.provider, [*vm_command, "test", self.consumer])
+            steps.append(Step("vm", "test the key on the VM", test))
         elif self.write_to:
             write = ["sudo", "sh", "-c", WRITE_SCRIPT, "litellm-svckey", CONSUMER_ENV_FILE]
             deliver = ssh(self.write_to, write, self.consumer_options)
@@ -337,9 +341,5 @@ def run_service_key(
     if plan.revoke:
         return None
     if plan.test:
-        models = _models(plan.base_url, key, http_timeout)
-        if not models:
-            raise StepError(f"the key of {plan.consumer} reaches no model at {plan.base_url}")
-        info(f"PASS  the key of {plan.consumer} works: {len(models)} model(s): {', '.join(models)}")
         return None
     return None if plan.write_to else key

@@ -10,7 +10,11 @@ The desired state is a JSON file the NixOS module renders from ``tappaas.litellm
   reconciler made it (the metadata marker), never a key made by hand or by ``ensure``.
 
 LiteLLM returns a key's plaintext only when it creates it: a key whose file was lost cannot be
-recovered, and is reported instead of silently replaced.
+recovered. As TAPPaaS's own service scripts do, it is revoked and a new one is made (``replaced``);
+the consumer gets the new key at its next install-service or update-service.
+
+:func:`check` is ``test-service`` on the VM: the consumer's key exists with its file, reaches a
+model, and every model stored in the database carries its own ``api_key``.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ __all__ = [
     "LiteLLMApi",
     "ServiceKeyError",
     "alias",
+    "check",
     "ensure",
     "load_state",
     "reconcile",
@@ -274,6 +279,12 @@ class LiteLLMApi:
     def delete(self, token: str) -> None:
         self._request("POST", "/key/delete", {"keys": [token]})
 
+    def models(self, key: str) -> list[str]:
+        """The model names `key` may use (GET /v1/models with that key)."""
+        answer = LiteLLMApi(self.base_url, key, self.timeout)._request("GET", "/v1/models")
+        data = answer.get("data") if isinstance(answer, dict) else None
+        return [str(m.get("id")) for m in data or [] if isinstance(m, dict)]
+
 
 def _error_text(body: str) -> str:
     """LiteLLM's error message from a JSON error body, on one line."""
@@ -328,13 +339,18 @@ def _by_consumer(keys: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _lost(consumer: str, store: KeyStore) -> Action:
+def _replace(
+    api: LiteLLMApi, store: KeyStore, consumer: str, wanted: dict[str, Any], token: str
+) -> Action:
+    """The key exists but its file is gone (LiteLLM keeps only a hash): a new key."""
+    api.delete(token)
+    key = api.generate(alias(consumer), wanted)
+    store.write(consumer, key)
     return Action(
-        "lost",
+        "replaced",
         consumer,
-        f"the key exists in LiteLLM but {store.path(consumer)} is missing, and LiteLLM "
-        "keeps only a hash; revoke it (litellm-service-keys revoke "
-        f"{consumer}) and a new key is made",
+        f"{store.path(consumer)} was missing; the old key is revoked, a new one written there "
+        "(the consumer gets it at its next install-service or update-service)",
     )
 
 
@@ -349,11 +365,11 @@ def _apply(
         key = api.generate(alias(consumer), wanted)
         store.write(consumer, key)
         return Action("created", consumer, f"key written to {store.path(consumer)}")
+    if store.read(consumer) is None:
+        return _replace(api, store, consumer, wanted, str(existing["token"]))
     changed = _differences(existing, wanted)
     if changed:
         api.update(str(existing["token"]), changed)
-    if store.read(consumer) is None:
-        return _lost(consumer, store)
     if changed:
         return Action("updated", consumer, ", ".join(sorted(changed)))
     return Action("unchanged", consumer)
@@ -390,10 +406,8 @@ def ensure(api: LiteLLMApi, store: KeyStore, state: DesiredState, consumer: str)
     spec = state.consumers.get(consumer)
     if spec is not None:
         return _apply(api, store, consumer, spec.fields(MANAGED), existing)
-    if existing is None:
-        return _apply(api, store, consumer, KeySpec().fields(ENSURED), None)
-    if store.read(consumer) is None:
-        return _lost(consumer, store)
+    if existing is None or store.read(consumer) is None:
+        return _apply(api, store, consumer, KeySpec().fields(ENSURED), existing)
     return Action("unchanged", consumer, "exists (not declared in tappaas.litellm.serviceKeys)")
 
 
@@ -410,3 +424,49 @@ def revoke(api: LiteLLMApi, store: KeyStore, state: DesiredState, consumer: str)
         return Action("absent", consumer, what + note)
     api.delete(str(existing["token"]))
     return Action("deleted", consumer, "revoked" + note)
+
+
+def check(
+    api: LiteLLMApi, store: KeyStore, consumer: str, stored: list[tuple[str, bool]] | None
+) -> list[tuple[bool | None, str]]:
+    """test-service, on the VM: (passed, what) for each check, None when it cannot run here.
+
+    `stored`: the models stored in LiteLLM's database, each with whether it carries its own
+    key (``api_key`` or a stored credential); LiteLLM's /model/info never shows an api_key.
+    None: no database on this VM (a gateway: its datastore has it).
+    """
+    check_consumer(consumer)
+    results: list[tuple[bool | None, str]] = []
+    existing = _by_consumer(api.service_keys()).get(consumer)
+    key = store.read(consumer)
+    if existing is None:
+        results.append((False, f"no key {alias(consumer)} in LiteLLM; run install-service"))
+    elif key is None:
+        results.append((False, f"{store.path(consumer)} is missing; run update-service"))
+    else:
+        results.append((True, f"key {alias(consumer)} exists, its file {store.path(consumer)}"))
+        try:
+            models = api.models(key)
+        except ApiError as exc:
+            models, why = [], str(exc)
+        else:
+            why = "no model"
+        if models:
+            results.append((True, f"the key reaches {len(models)} model(s): {', '.join(models)}"))
+        else:
+            results.append((False, f"the key of {consumer} reaches no model: {why}"))
+    if stored is None:
+        results.append((None, "models stored in the database: no database on this VM"))
+        return results
+    keyless = [name for name, has_key in stored if not has_key]
+    if keyless:
+        results.append(
+            (
+                False,
+                f"{len(keyless)} model(s) stored in the database without their own api_key "
+                f"({', '.join(keyless)}): they fail once the provider key changes; set api_key",
+            )
+        )
+    else:
+        results.append((True, f"all {len(stored)} model(s) stored in the database have an api_key"))
+    return results

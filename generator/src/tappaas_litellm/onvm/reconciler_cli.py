@@ -6,6 +6,7 @@ The NixOS module runs `service-keys reconcile` in `litellm-service-keys.service`
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from tappaas_litellm.onvm.key_reconciler import (
     KeyStore,
     LiteLLMApi,
     ServiceKeyError,
+    check,
     check_consumer,
     ensure,
     load_state,
@@ -39,6 +41,7 @@ class _Setup:
     store: KeyStore
     attempts: int
     interval: float
+    database: str
 
     def connect(self) -> tuple[LiteLLMApi, DesiredState]:
         state = load_state(self.state_file)
@@ -59,9 +62,6 @@ class _Setup:
 def _report(actions: list[Action]) -> None:
     for action in actions:
         click.echo(action.line())
-    lost = [a for a in actions if a.kind == "lost"]
-    if lost:
-        raise StepError(f"{len(lost)} service key(s) cannot be given out; see the lines above")
 
 
 def _run(step: Callable[[], None]) -> None:
@@ -110,6 +110,12 @@ def _run(step: Callable[[], None]) -> None:
     show_default=True,
     help="Seconds between tries.",
 )
+@click.option(
+    "--database",
+    default="litellm",
+    show_default=True,
+    help="LiteLLM's PostgreSQL database on this VM (test: the models stored there).",
+)
 @click.pass_context
 def service_keys(
     ctx: click.Context,
@@ -119,6 +125,7 @@ def service_keys(
     key_dir: Path,
     attempts: int,
     interval: float,
+    database: str,
 ) -> None:
     """Reconcile, create or revoke service keys on the LiteLLM VM (as root).
 
@@ -129,10 +136,11 @@ def service_keys(
       sudo litellm-service-keys reconcile
       sudo litellm-service-keys ensure openwebui
       sudo litellm-service-keys revoke openwebui
+      sudo litellm-service-keys test openwebui
     """
     if not url.startswith(("http://", "https://")):
         raise InputError(f"--url {url!r}: allowed: an http:// or https:// URL")
-    ctx.obj = _Setup(state_file, secrets_file, url, KeyStore(key_dir), attempts, interval)
+    ctx.obj = _Setup(state_file, secrets_file, url, KeyStore(key_dir), attempts, interval, database)
 
 
 @service_keys.command("reconcile", context_settings=CONTEXT)
@@ -178,5 +186,55 @@ def revoke_command(setup: _Setup, consumer: str) -> None:
     def step() -> None:
         api, state = setup.connect()
         _report([revoke(api, setup.store, state, consumer)])
+
+    _run(step)
+
+
+MARKS = {True: "PASS", False: "FAIL", None: "SKIP"}
+
+# Each model stored in LiteLLM's database, and whether it has a key of its own (its
+# litellm_params are JSON; values encrypted, names not).
+STORED_MODELS_SQL = (
+    "SELECT model_name, (litellm_params::jsonb ? 'api_key' "
+    "OR litellm_params::jsonb ? 'litellm_credential_name') "
+    'FROM "LiteLLM_ProxyModelTable" ORDER BY model_name;'
+)
+
+
+def stored_models(database: str) -> list[tuple[str, bool]] | None:
+    """The models in the local PostgreSQL's `database`; None when there is none (a gateway)."""
+    argv = ["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-tA", "-F", "|"]
+    try:
+        result = subprocess.run(
+            [*argv, "-d", database, "-c", STORED_MODELS_SQL],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if result.returncode != 0:
+        return None
+    rows = [line.rpartition("|") for line in result.stdout.splitlines() if "|" in line]
+    return [(name, has == "t") for name, _, has in rows]
+
+
+@service_keys.command("test", context_settings=CONTEXT)
+@click.argument("consumer")
+@click.pass_obj
+def test_command(setup: _Setup, consumer: str) -> None:
+    """Check CONSUMER's key: it exists with its file, reaches a model, and every model
+    stored in the database has its own api_key. Exit 1 when a check fails."""
+    _consumer(consumer)
+
+    def step() -> None:
+        api, _ = setup.connect()
+        results = check(api, setup.store, consumer, stored_models(setup.database))
+        for passed, what in results:
+            click.echo(f"{ {True: 'PASS', False: 'FAIL', None: 'SKIP'}[passed] }  {what}")
+        failed = sum(1 for passed, _ in results if passed is False)
+        if failed:
+            raise StepError(f"{failed} of {len(results)} check(s) of {consumer}'s key failed")
 
     _run(step)
