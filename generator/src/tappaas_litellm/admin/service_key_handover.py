@@ -18,12 +18,9 @@ holds for neither is refused; only --trust-new-host-key accepts a first-seen key
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 import socket
 import subprocess
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,7 +28,6 @@ from tappaas_litellm.common import shell
 from tappaas_litellm.common.errors import InputError, StepError
 from tappaas_litellm.common.process import CommandNotFoundError, Runner
 from tappaas_litellm.common.ssh_target import SshTarget
-from tappaas_litellm.common.web import open_url
 
 __all__ = [
     "CONSUMER_ENV_FILE",
@@ -280,26 +276,12 @@ def _value(text: str, name: str) -> str | None:
     return None
 
 
-def _models(base_url: str, key: str, timeout: float) -> list[str]:
-    request = urllib.request.Request(base_url.rstrip("/") + "/models")
-    request.add_header("Authorization", f"Bearer {key}")
-    try:
-        with open_url(request, timeout) as response:
-            data = json.loads(response.read().decode("utf-8", "replace"))
-    except urllib.error.HTTPError as exc:
-        raise StepError(f"GET {base_url}/models with the key: HTTP {exc.code}") from None
-    except (urllib.error.URLError, OSError, json.JSONDecodeError) as exc:
-        raise StepError(f"GET {base_url}/models: {getattr(exc, 'reason', exc)}") from None
-    return [str(m.get("id")) for m in data.get("data", []) if isinstance(m, dict)]
-
-
 def run_service_key(
     plan: ServiceKeyPlan,
     runner: Runner,
     info: Callable[[str], None],
     *,
     dry_run: bool = False,
-    http_timeout: float = 30.0,
 ) -> str | None:
     """Carry out `plan`; returns the key when it is to be printed, else None."""
     steps = plan.commands()
