@@ -6,10 +6,12 @@ import dataclasses
 import json
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,3 +156,34 @@ def table_with_active(table: ZoneTable, *names: str) -> ZoneTable:
     for name in names:
         zones[name] = dataclasses.replace(zones[name], state="Active")
     return ZoneTable(zones=zones, source=table.source)
+
+
+class RecordingListener:
+    """A TCP listener on loopback that records every byte clients send and answers each
+    chunk with `reply` (e.g. an HTTP 502, or a Redis error), until the client closes."""
+
+    def __init__(self, reply: bytes) -> None:
+        self.reply = reply
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.received = b""
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                try:
+                    while data := conn.recv(65536):
+                        self.received += data
+                        conn.sendall(self.reply)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.sock.close()

@@ -7,7 +7,6 @@ https_proxy, ALL_PROXY, ...): it records every byte it is sent and must receive 
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
@@ -16,43 +15,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fake_litellm_keys import MASTER_KEY, FakeKeyServer
+from genhelpers import RecordingListener
 from tappaas_litellm.onvm.key_reconciler import ApiError, LiteLLMApi
 
 PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
                    "ALL_PROXY")  # fmt: skip
 
 
-class Listener:
-    """A TCP listener on loopback that records what it receives and answers nothing useful."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.received: list[bytes] = []
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(2)
-                try:
-                    data = conn.recv(65536)
-                except OSError:
-                    data = b""
-                self.received.append(data)
-                conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
-
-    def close(self) -> None:
-        self.sock.close()
+def Listener() -> RecordingListener:  # noqa: N802 - reads as the class it makes
+    """A listener that records what reaches it and answers like a failing HTTP proxy."""
+    return RecordingListener(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
 
 
 @pytest.fixture
-def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[Listener]:
+def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingListener]:
     listener = Listener()
     for name in PROXY_VARIABLES:
         monkeypatch.setenv(name, f"http://127.0.0.1:{listener.port}")
@@ -70,7 +46,7 @@ def _python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_consumer_key_test_never_sends_the_key_to_a_proxy(proxy: Listener) -> None:
+def test_the_consumer_key_test_never_sends_the_key_to_a_proxy(proxy: RecordingListener) -> None:
     """test-service runs on the VM (`service-keys test`): the consumer's key asks LiteLLM
     for its models, never through a proxy."""
     with FakeKeyServer() as server:
@@ -82,10 +58,10 @@ def test_the_consumer_key_test_never_sends_the_key_to_a_proxy(proxy: Listener) -
         )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "['model-b']\n"
-    assert proxy.received == []
+    assert proxy.received == b""
 
 
-def test_the_key_api_never_sends_the_master_key_to_a_proxy(proxy: Listener) -> None:
+def test_the_key_api_never_sends_the_master_key_to_a_proxy(proxy: RecordingListener) -> None:
     with FakeKeyServer() as server:
         server.api.add_key("litellm-svc-a")
         result = _python(
@@ -97,10 +73,10 @@ def test_the_key_api_never_sends_the_master_key_to_a_proxy(proxy: Listener) -> N
         )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "['litellm-svc-a']\n"
-    assert proxy.received == []
+    assert proxy.received == b""
 
 
-def test_the_readiness_poll_never_goes_through_a_proxy(proxy: Listener) -> None:
+def test_the_readiness_poll_never_goes_through_a_proxy(proxy: RecordingListener) -> None:
     with FakeKeyServer() as server:
         result = _python(
             "import sys; from tappaas_litellm.admin.deploy import wait_until_ready\n"
@@ -108,7 +84,7 @@ def test_the_readiness_poll_never_goes_through_a_proxy(proxy: Listener) -> None:
             f"{server.url}/health/readiness",
         )
     assert result.returncode == 0 and result.stdout.strip() not in ("", "None"), result
-    assert proxy.received == []
+    assert proxy.received == b""
 
 
 class _Redirect(BaseHTTPRequestHandler):
@@ -123,7 +99,7 @@ class _Redirect(BaseHTTPRequestHandler):
         pass
 
 
-def test_a_redirect_never_carries_the_key_elsewhere(proxy: Listener) -> None:
+def test_a_redirect_never_carries_the_key_elsewhere(proxy: RecordingListener) -> None:
     elsewhere = Listener()
     _Redirect.target = f"http://127.0.0.1:{elsewhere.port}"
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Redirect)
@@ -138,5 +114,5 @@ def test_a_redirect_never_carries_the_key_elsewhere(proxy: Listener) -> None:
         server.server_close()
         elsewhere.close()
     assert "307" in str(info.value)
-    assert elsewhere.received == [] and proxy.received == []
+    assert elsewhere.received == b"" and proxy.received == b""
     assert MASTER_KEY not in str(info.value)

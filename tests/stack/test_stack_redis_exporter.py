@@ -15,14 +15,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from nixtools import nix_eval
+from nixtools import ROOT, nix_eval
 from stacklib import (
     MODULE_DIR,
     SCRIPTS_DIR,
@@ -34,6 +33,9 @@ from stacklib import (
     stop_process,
     wait_until,
 )
+
+sys.path.insert(0, str(ROOT / "generator" / "tests"))
+from genhelpers import RecordingListener
 
 EXPORTER = shutil.which("prometheus-redis-exporter")
 FIREWALL_LIB = MODULE_DIR / "lib" / "firewall-sources.nix"
@@ -200,35 +202,9 @@ def test_the_acl_user_reads_statistics_and_nothing_else(setup: ExporterSetup) ->
     assert setup.redis.cli("GET", "litellm:cache:answer") == CACHED
 
 
-class Listener:
-    """A TCP listener on loopback that records what a client sends and answers like Redis."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.port = self.sock.getsockname()[1]
-        self.received = b""
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(5)
-                try:
-                    while data := conn.recv(65536):
-                        self.received += data
-                        conn.sendall(b"-ERR no\r\n")
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.sock.close()
+def Listener() -> RecordingListener:  # noqa: N802 - reads as the class it makes
+    """A listener that records what a client sends and answers like a refusing Redis."""
+    return RecordingListener(b"-ERR no\r\n")
 
 
 def test_the_redis_password_is_never_sent_to_a_foreign_target(setup: ExporterSetup) -> None:

@@ -13,7 +13,7 @@ from tappaas_litellm.admin.service_key_handover import (
     check_consumer,
     run_service_key,
 )
-from tappaas_litellm.cli_options import CONTEXT, config_option, zones_option
+from tappaas_litellm.cli_options import CONTEXT, config_option, port_option, zones_option
 from tappaas_litellm.common import process
 from tappaas_litellm.common.errors import InputError
 from tappaas_litellm.common.ssh_target import SshTarget, parse_target
@@ -68,13 +68,7 @@ def _provider(
 @click.option(
     "--test", is_flag=True, help="Check that the key exists and reaches at least one model."
 )
-@click.option(
-    "--port",
-    type=click.IntRange(1, 65535),
-    default=DEFAULT_PORT,
-    show_default=True,
-    help="LiteLLM's port (tappaas.litellm.port).",
-)
+@port_option
 @click.option(
     "--trust-new-host-key",
     is_flag=True,
@@ -173,13 +167,7 @@ def _consumer_module(module: str) -> tuple[str, str, str]:
     show_default=True,
     help="The LiteLLM module; a consumer with .variant V uses PROVIDER-V when that is installed.",
 )
-@click.option(
-    "--port",
-    type=click.IntRange(1, 65535),
-    default=DEFAULT_PORT,
-    show_default=True,
-    help="LiteLLM's port (tappaas.litellm.port).",
-)
+@port_option
 @click.option("--dry-run", is_flag=True, help="Print what would be done; change nothing.")
 def tappaas_service(action: str, module: str, provider: str, port: int, dry_run: bool) -> None:
     """The `models` service for consuming MODULE, as TAPPaaS's service scripts call it.

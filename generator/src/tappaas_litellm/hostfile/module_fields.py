@@ -161,18 +161,12 @@ class ModuleFile(BaseModel):
     @field_validator("vmid", mode="before")
     @classmethod
     def _vmid(cls, value: object) -> int:
-        number = _whole_number(value, digits_string=True)
-        if not VMID_MIN <= number <= VMID_MAX:
-            raise _problem(f"{number} is out of range")
-        return number
+        return _in_range(value, VMID_MIN, VMID_MAX)
 
     @field_validator("cores", mode="before")
     @classmethod
     def _cores(cls, value: object) -> int:
-        number = _whole_number(value, digits_string=True)
-        if not CORES_MIN <= number <= CORES_MAX:
-            raise _problem(f"{number} is out of range")
-        return number
+        return _in_range(value, CORES_MIN, CORES_MAX)
 
     @field_validator("memory", mode="before")
     @classmethod
@@ -251,6 +245,14 @@ class ModuleFile(BaseModel):
         if len(value) > APP_VERSION_MAX:
             raise _problem(f"{len(value)} characters is too long")
         return value
+
+
+def _in_range(value: object, low: int, high: int) -> int:
+    """A whole number (or a string of digits) from `low` to `high`."""
+    number = _whole_number(value, digits_string=True)
+    if not low <= number <= high:
+        raise _problem(f"{number} is out of range")
+    return number
 
 
 def disk_mib(number: int, unit: str) -> int:
