@@ -134,7 +134,15 @@ def test_install_module_on_a_fresh_cluster(installed) -> None:
     assert rebuilt(run)
     assert not tappaas_os_update(run), "the flake's deploy owns the NixOS switch"
     assert run.has(VM, "sudo systemctl is-active -- ") or run.has(VM, "systemctl is-active")
-    assert (folder / "home/litellm/hosts/litellm/default.nix").is_file()
+    assert (folder / "home/litellm/site/hosts/litellm/default.nix").is_file()
+    # The site's host never shows as a change to a tracked file: a later pull cannot conflict.
+    status = subprocess.run(
+        ["git", "-C", str(folder / "home/litellm"), "status", "--porcelain"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert [line for line in status if line[:2].strip() not in ("", "A")] == [], status
 
 
 def test_test_module_after_the_install(cluster) -> None:
@@ -235,7 +243,7 @@ def test_update_after_an_edit_of_the_installed_module_file(cluster) -> None:
     assert '"cores":8' in run.output and '"memory":"6144"' in run.output
     assert any("--cores 8" in c and "--memory 6144" in c for c in run.on("tappaas2.mgmt.internal"))
     assert rebuilt(run)
-    host = (cluster / "home/litellm/hosts/litellm/default.nix").read_text()
+    host = (cluster / "home/litellm/site/hosts/litellm/default.nix").read_text()
     assert "8 vCPU / 6144 MiB" in host
 
 
@@ -247,7 +255,7 @@ def test_a_variant_install(cluster) -> None:
     assert run.status == 0, run.output
     assert run.has("tappaas2.mgmt.internal", "/root/tappaas/Create-TAPPaaS-VM.sh litellm-test")
     assert rebuilt(run, "litellm-test", "litellm-test.srvwork.internal")
-    assert (cluster / "home/litellm/hosts/litellm-test/default.nix").is_file()
+    assert (cluster / "home/litellm/site/hosts/litellm-test/default.nix").is_file()
     assert run.has("litellm-test.srvwork.internal", "curl -K -")
 
 
@@ -263,8 +271,8 @@ def test_a_failing_update_rolls_back_as_tappaas_would(cluster) -> None:
     run = sim(
         cluster,
         "rm $TAPPAAS_SIM_DIR/state/broken-units && "
-        f"cd {FLAKE} && echo '{{ broken' > hosts/litellm/local.nix && "
-        "git add hosts/litellm/local.nix && update-module.sh litellm",
+        f"cd {FLAKE} && echo '{{ broken' > site/hosts/litellm/local.nix && "
+        "update-module.sh litellm",
     )
     assert run.status == 2, run.output
     assert "Module update.sh failed" in run.output

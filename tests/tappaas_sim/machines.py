@@ -611,21 +611,24 @@ def nixos_rebuild(args: list[str]) -> int:
     flake, _, host_name = args[args.index("--flake") + 1].partition("#")
     target = args[args.index("--target-host") + 1].rpartition("@")[2]
     folder = Path(flake if flake not in ("", ".") else os.getcwd())
-    host_dir = folder / "hosts" / host_name
-    # A flake sees only files git knows; a Nix file that does not parse fails the build.
+    # A flake sees only files git knows (tracked, or added with --intent-to-add); as
+    # flake.nix does, a site's host (site/hosts/NAME) replaces upstream's sample of that
+    # name (hosts/NAME). A Nix file that does not parse fails the build.
     known = subprocess.run(
-        ["git", "-C", str(folder), "ls-files", "--", f"hosts/{host_name}"],
+        ["git", "-C", str(folder), "ls-files", "--", "site/hosts", "hosts"],
         capture_output=True,
         text=True,
         check=False,
     ).stdout.split()
-    if f"hosts/{host_name}/default.nix" not in known:
+    found = [r for r in ("site/hosts", "hosts") if f"{r}/{host_name}/default.nix" in known]
+    if not found:
         print(
-            f"error: flake has no nixosConfigurations.{host_name} (git does not know "
-            f"hosts/{host_name}/default.nix)",
+            f"error: flake has no nixosConfigurations.{host_name} (git knows neither "
+            f"site/hosts/{host_name}/default.nix nor hosts/{host_name}/default.nix)",
             file=sys.stderr,
         )
         return 1
+    host_dir = folder / found[0] / host_name
     for path in sorted(host_dir.glob("*.nix")):
         parsed = subprocess.run(
             ["nix-instantiate", "--parse", str(path)], capture_output=True, text=True, check=False
