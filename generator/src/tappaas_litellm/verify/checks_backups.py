@@ -16,13 +16,7 @@ from tappaas_litellm.verify.registry import (
     require_systemd,
     systemd_show,
 )
-from tappaas_litellm.verify.result import (
-    CheckFailedError,
-    CheckResult,
-    failed,
-    passed,
-    skipped,
-)
+from tappaas_litellm.verify.result import CheckFailedError, CheckResult, failed, passed, skipped
 from tappaas_litellm.verify.target import BACKUP_KINDS, Target
 
 GROUP = CheckGroup()

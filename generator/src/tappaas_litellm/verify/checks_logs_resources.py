@@ -10,11 +10,7 @@ import re
 from tappaas_litellm.verify import shell_commands
 from tappaas_litellm.verify.context import Context
 from tappaas_litellm.verify.registry import CheckGroup, human_bytes, require_systemd
-from tappaas_litellm.verify.result import (
-    CheckResult,
-    failed,
-    passed,
-)
+from tappaas_litellm.verify.result import CheckResult, failed, passed
 
 GROUP = CheckGroup()
 check = GROUP.check

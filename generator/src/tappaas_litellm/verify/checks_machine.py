@@ -9,12 +9,7 @@ from __future__ import annotations
 from tappaas_litellm.verify import shell_commands
 from tappaas_litellm.verify.context import Context
 from tappaas_litellm.verify.registry import CheckGroup, require_systemd
-from tappaas_litellm.verify.result import (
-    CheckFailedError,
-    CheckResult,
-    failed,
-    passed,
-)
+from tappaas_litellm.verify.result import CheckFailedError, CheckResult, failed, passed
 from tappaas_litellm.verify.transport import SSH_ERROR_RC
 
 GROUP = CheckGroup()

@@ -7,13 +7,7 @@ from __future__ import annotations
 
 from tappaas_litellm.verify.context import NO_DATABASE, Context
 from tappaas_litellm.verify.registry import CheckGroup
-from tappaas_litellm.verify.result import (
-    CheckFailedError,
-    CheckResult,
-    failed,
-    passed,
-    skipped,
-)
+from tappaas_litellm.verify.result import CheckFailedError, CheckResult, failed, passed, skipped
 
 GROUP = CheckGroup()
 check = GROUP.check
