@@ -160,30 +160,53 @@ def table_with_active(table: ZoneTable, *names: str) -> ZoneTable:
 
 class RecordingListener:
     """A TCP listener on loopback that records every byte clients send and answers each
-    chunk with `reply` (e.g. an HTTP 502, or a Redis error), until the client closes."""
+    chunk with `reply` (e.g. an HTTP 502, or a Redis error), until the client closes.
+
+    close() stops the thread before it closes the socket: a thread still blocked in accept()
+    on a closed descriptor would serve whatever socket reuses that number later (it once
+    answered the test stack's upstream connections with this listener's 502)."""
+
+    POLL = 0.1  # seconds between looks at the stop switch
 
     def __init__(self, reply: bytes) -> None:
         self.reply = reply
         self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(self.POLL)
         self.port = self.sock.getsockname()[1]
         self.received = b""
+        self._stop = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
     def _serve(self) -> None:
-        while True:
+        while not self._stop.is_set():
             try:
                 conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
             with conn:
-                conn.settimeout(5)
-                try:
-                    while data := conn.recv(65536):
-                        self.received += data
-                        conn.sendall(self.reply)
-                except OSError:
-                    pass
+                conn.settimeout(self.POLL)
+                self._talk(conn)
+
+    def _talk(self, conn: socket.socket) -> None:
+        while not self._stop.is_set():
+            try:
+                data = conn.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            self.received += data
+            try:
+                conn.sendall(self.reply)
+            except OSError:
+                return
 
     def close(self) -> None:
+        self._stop.set()
+        self.thread.join(timeout=10)
         self.sock.close()

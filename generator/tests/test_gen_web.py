@@ -7,6 +7,7 @@ https_proxy, ALL_PROXY, ...): it records every byte it is sent and must receive 
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import threading
@@ -116,3 +117,20 @@ def test_a_redirect_never_carries_the_key_elsewhere(proxy: RecordingListener) ->
     assert "307" in str(info.value)
     assert elsewhere.received == b"" and proxy.received == b""
     assert MASTER_KEY not in str(info.value)
+
+
+def test_a_closed_listener_stops_listening() -> None:
+    """The helper these tests trust: after close() no thread of it accepts anything, so a
+    socket that later reuses its descriptor (the stack's upstream) is served by its owner."""
+    listener = Listener()
+    listener.close()
+    assert not listener.thread.is_alive()
+    with socket.socket() as reused:
+        reused.bind(("127.0.0.1", 0))
+        reused.listen()
+        with socket.create_connection(reused.getsockname(), timeout=5) as client:
+            client.sendall(b"GET / HTTP/1.1\r\n\r\n")
+            conn, _ = reused.accept()
+            with conn:
+                assert conn.recv(100).startswith(b"GET /")
+    assert listener.received == b""
