@@ -233,10 +233,11 @@ def test_update_after_an_edit_of_the_installed_module_file(cluster) -> None:
     # The admin gives the VM 8 cores; upstream gives it more memory: Step 0 keeps both.
     run = sim(
         cluster,
-        "jq '.config[\"cluster:vm\"].cores = 8' ~/config/litellm.json > /tmp/l.json && "
-        "cat /tmp/l.json > ~/config/litellm.json && "
-        f'cd {FLAKE} && jq \'.config["cluster:vm"].memory = "6144"\' litellm.json > /tmp/f.json && '
-        "cat /tmp/f.json > litellm.json && git commit -qam 'more memory' && "
+        # Scratch files in the simulation's own folder, never a fixed name in /tmp.
+        'cfg=~/config/litellm.json; new="$TAPPAAS_SIM_DIR/new.json"; '
+        'jq \'.config["cluster:vm"].cores = 8\' "$cfg" > "$new" && cat "$new" > "$cfg" && '
+        f'cd {FLAKE} && jq \'.config["cluster:vm"].memory = "6144"\' litellm.json > "$new" && '
+        "cat \"$new\" > litellm.json && git commit -qam 'more memory' && "
         "update-module.sh litellm && jq -c '.config[\"cluster:vm\"]' ~/config/litellm.json",
     )
     assert run.status == 0, run.output
@@ -307,8 +308,8 @@ def test_moving_a_tappaas_installed_litellm_to_this_flake(tmp_path) -> None:
     assert tappaas_os_update(run), "the guide's VM: TAPPaaS's litellm.nix in /etc/nixos"
     run = sim(
         folder,
-        f"jq '.location = \"{FLAKE}\"' ~/config/litellm.json > /tmp/l.json && "
-        "cat /tmp/l.json > ~/config/litellm.json && "
+        'cfg=~/config/litellm.json; new="$TAPPAAS_SIM_DIR/new.json"; '
+        f'jq \'.location = "{FLAKE}"\' "$cfg" > "$new" && cat "$new" > "$cfg" && '
         f"cd {FLAKE} && update-module.sh --force litellm && "
         "jq -c .dependsOn ~/config/litellm.json",
     )

@@ -49,7 +49,7 @@ sys.path[:0] = [str(ROOT / "tests" / "verify"), str(ROOT / "generator" / "tests"
 from fake_litellm_keys import FakeKeyApi, FakeKeyServer  # noqa: E402
 from fake_vm import MASTER, FakeVM  # noqa: E402
 
-SIM = Path(os.environ.get("TAPPAAS_SIM_DIR", "/tmp/tappaas-sim"))
+SIM = Path(os.environ.get("TAPPAAS_SIM_DIR", ROOT / ".tappaas-sim"))  # as dev/tappaas-sim
 STATE = SIM / "state"
 CONFIG = Path("/home/tappaas/config")
 NODES = ("tappaas1", "tappaas2")
